@@ -1,0 +1,89 @@
+import Koa from 'koa';
+import Router from '@koa/router';
+import type { Config } from './config.ts';
+import type { Clock } from './clock.ts';
+import type { Logger } from './log.ts';
+import { describeError } from './log.ts';
+import { ApiError, fail } from './errors.ts';
+import type { IndexRepo } from '../index-repo/types.ts';
+import type { Accounts } from './accounts/accounts.ts';
+import type { Mailer } from './mailer.ts';
+import type { Permissions } from './permissions.ts';
+import type { Packages } from './packages/packages.ts';
+import type { Notifier } from './notifications/notifier.ts';
+import { authenticate } from './authenticate.ts';
+import { sessionRoutes } from './routes/session.ts';
+import { tokenRoutes } from './routes/tokens.ts';
+import { identityRoutes } from './routes/identities.ts';
+import { packageRoutes } from './routes/packages.ts';
+import { privateRoutes } from './routes/private.ts';
+import { staticIndex } from './static-index.ts';
+import { gitHttp } from './git-http.ts';
+
+/** Every dependency of the gateway, passed in by name (see registry.ts for the real ones). */
+export type AppDeps = {
+  config: Config;
+  log: Logger;
+  clock: Clock;
+  index: IndexRepo;
+  privateIndex: IndexRepo;
+  accounts: Accounts;
+  mailer: Mailer;
+  permissions: Permissions;
+  packages: Packages;
+  notifier: Notifier;
+};
+
+/** Renders catalog errors as `{"error", "message"}`; anything else is a logged 500 that shows nothing. */
+function errorHandler(log: Logger): Koa.Middleware {
+  return async (ctx, next) => {
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body === undefined) throw fail('not_found');
+    } catch (err) {
+      const apiError = err instanceof ApiError ? err : null;
+      if (!apiError) log.error('request_failed', { method: ctx.method, path: ctx.path, ...describeError(err) });
+      const shown = apiError ?? fail('internal');
+      ctx.status = shown.status;
+      ctx.set(shown.headers);
+      ctx.body = shown.body;
+    }
+  };
+}
+
+/** One JSON line per request: method, path, status, duration. Never a header or a query. */
+function requestLog(log: Logger): Koa.Middleware {
+  return async (ctx, next) => {
+    const started = performance.now();
+    try {
+      await next();
+    } finally {
+      log.info('request', {
+        method: ctx.method,
+        path: ctx.path,
+        status: ctx.status,
+        ms: Math.round((performance.now() - started) * 10) / 10,
+      });
+    }
+  };
+}
+
+export function createApp(deps: AppDeps): Koa {
+  const app = new Koa({ proxy: false });
+  app.silent = true;
+  app.use(requestLog(deps.log));
+  app.use(errorHandler(deps.log));
+  app.use(staticIndex(deps));
+  app.use(gitHttp(deps));
+  app.use(authenticate(deps));
+
+  const health = new Router();
+  health.get('/healthz', (ctx) => {
+    ctx.body = { status: 'ok' };
+  });
+  for (const router of [health, sessionRoutes(deps), tokenRoutes(deps), identityRoutes(deps), packageRoutes(deps), privateRoutes(deps)]) {
+    app.use(router.routes());
+    app.use(router.allowedMethods({ throw: true, methodNotAllowed: () => fail('method_not_allowed'), notImplemented: () => fail('method_not_allowed') }));
+  }
+  return app;
+}

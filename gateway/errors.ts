@@ -1,0 +1,54 @@
+/**
+ * The one catalog of every error the API can answer: its status and the message a
+ * person reads when the handler has nothing more precise to say. PROTOCOL.md's codes,
+ * plus the few the registry adds (documented in README.md).
+ */
+export const catalog = {
+  invalid_request: { status: 400, message: 'The request is malformed.' },
+  invalid_code: { status: 400, message: 'The confirmation code is wrong, expired or already used.' },
+  invalid_name: { status: 400, message: 'The name is not valid.' },
+  unauthorized: { status: 401, message: 'Log in first: the token is missing, unknown, revoked or expired.' },
+  forbidden: { status: 403, message: 'Your role in this publishing identity does not allow this.' },
+  not_found: { status: 404, message: 'There is nothing here.' },
+  no_matching_version: { status: 404, message: 'No version matches.' },
+  method_not_allowed: { status: 405, message: 'This method is not allowed here.' },
+  identity_exists: { status: 409, message: 'A publishing identity with this name exists already.' },
+  last_admin: { status: 409, message: 'This would leave the publishing identity without an admin.' },
+  version_exists: { status: 409, message: 'This version is registered already.' },
+  too_large: { status: 413, message: 'The request body is too large.' },
+  unsupported_media_type: { status: 415, message: 'The request body has the wrong content type.' },
+  invalid_bundle: { status: 422, message: 'The bundle is not a gzip of {"outline", "sources"}.' },
+  name_mismatch: { status: 422, message: "The bundle's package name differs from the URL's." },
+  version_mismatch: { status: 422, message: "The bundle's version differs from the URL's." },
+  invalid_outline: { status: 422, message: "The bundle's gren.json is not valid." },
+  unknown_dependency: { status: 422, message: 'A dependency has no published version in its range.' },
+  visibility_mismatch: { status: 422, message: "The version's private setting differs from the package's." },
+  rate_limited: { status: 429, message: 'Too many requests; try again later.' },
+  internal: { status: 500, message: 'Something went wrong on our side; it has been logged.' },
+  unavailable: { status: 503, message: 'The registry cannot do this right now; try again in a moment.' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof catalog;
+
+/** An error meant for the client: its code is in the catalog, its message is for a person. */
+export class ApiError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  constructor(code: ErrorCode, message?: string, headers: Record<string, string> = {}) {
+    super(message ?? catalog[code].message);
+    this.name = 'ApiError';
+    this.code = code;
+    this.status = catalog[code].status;
+    this.headers = headers;
+  }
+
+  get body(): { error: ErrorCode; message: string } {
+    return { error: this.code, message: this.message };
+  }
+}
+
+/** Builds a catalog error to throw: `throw fail('version_exists', 'gren-lang/core 7.4.0 is registered already.')`. */
+export function fail(code: ErrorCode, message?: string, headers?: Record<string, string>): ApiError {
+  return new ApiError(code, message, headers);
+}

@@ -1,0 +1,32 @@
+/** One JSON line per event, readable alone; ids go in fields. Never a token, a code or a bundle. */
+export type LogFields = Record<string, unknown>;
+
+export type Logger = {
+  info(event: string, fields?: LogFields): void;
+  warn(event: string, fields?: LogFields): void;
+  error(event: string, fields?: LogFields): void;
+};
+
+export function createLogger(write: (line: string) => void = (line) => process.stdout.write(line)): Logger {
+  const emit = (level: string, event: string, fields: LogFields = {}) => {
+    write(JSON.stringify({ time: new Date().toISOString(), level, event, ...fields }) + '\n');
+  };
+  return {
+    info: (event, fields) => emit('info', event, fields),
+    warn: (event, fields) => emit('warn', event, fields),
+    error: (event, fields) => emit('error', event, fields),
+  };
+}
+
+/** A logger that keeps its lines in memory, for tests that read what was logged. */
+export function memoryLogger(): Logger & { lines: LogFields[] } {
+  const lines: LogFields[] = [];
+  const logger = createLogger((line) => lines.push(JSON.parse(line) as LogFields));
+  return Object.assign(logger, { lines });
+}
+
+/** Describes an unexpected error for a log line: its name, message and stack. */
+export function describeError(err: unknown): LogFields {
+  if (err instanceof Error) return { error: err.name, message: err.message, stack: err.stack };
+  return { error: String(err) };
+}

@@ -1,0 +1,113 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type Koa from 'koa';
+import type { Config } from './config.ts';
+import { systemClock, type Clock } from './clock.ts';
+import { createLogger, type Logger } from './log.ts';
+import { createApp, type AppDeps } from './app.ts';
+import { openIndexRepo } from '../index-repo/open-index-repo.ts';
+import { openAccounts, type AccountsOptions } from './accounts/accounts.ts';
+import { createMailer } from './mailer.ts';
+import { createPermissions } from './permissions.ts';
+import { createPackages } from './packages/packages.ts';
+import { openNotifier, type NotifierOptions } from './notifications/notifier.ts';
+import { indexConfigFile } from './index-config.ts';
+
+/** What tests (and only tests) may swap: the clock, the log, and timings. */
+export type RegistryOverrides = {
+  clock?: Clock;
+  log?: Logger;
+  accounts?: Partial<AccountsOptions>;
+  notifications?: Partial<NotifierOptions>;
+};
+
+export type Registry = {
+  deps: AppDeps;
+  app: Koa;
+  /** Listens on the configured host and port (port 0: any free port). */
+  listen(): Promise<{ url: string; port: number }>;
+  /** Stops taking requests, lets those in flight and queued commits finish, releases the data folder. */
+  close(): Promise<void>;
+};
+
+/** The data folder's layout, in one place. */
+export function dataPaths(dataDir: string) {
+  return {
+    publicGit: path.join(dataDir, 'index.git'),
+    publicServed: path.join(dataDir, 'index'),
+    privateGit: path.join(dataDir, 'private.git'),
+    accounts: path.join(dataDir, 'accounts.sqlite'),
+    notifications: path.join(dataDir, 'notifications.sqlite'),
+    outbox: path.join(dataDir, 'outbox'),
+  };
+}
+
+/** The composition root: opens every piece of state under `config.dataDir` and builds the app. */
+export async function openRegistry(config: Config, overrides: RegistryOverrides = {}): Promise<Registry> {
+  const clock = overrides.clock ?? systemClock;
+  const log = overrides.log ?? createLogger();
+  const paths = dataPaths(config.dataDir);
+  fs.mkdirSync(config.dataDir, { recursive: true });
+
+  const index = await openIndexRepo({
+    gitDir: paths.publicGit,
+    servedDir: paths.publicServed,
+    clock,
+    log,
+    name: 'public',
+    required: { 'config.json': indexConfigFile(config) },
+  });
+  const closers: Array<() => Promise<void> | void> = [() => index.close()];
+  try {
+    const privateIndex = await openIndexRepo({ gitDir: paths.privateGit, servedDir: null, clock, log, name: 'private', required: {} });
+    closers.unshift(() => privateIndex.close());
+    const accounts = openAccounts({ file: paths.accounts, clock, log, ...overrides.accounts });
+    closers.push(() => accounts.close());
+    const mailer = createMailer({ config, outbox: paths.outbox, log });
+    closers.push(() => mailer.close());
+    const notifier = openNotifier({ config, file: paths.notifications, clock, log, ...overrides.notifications });
+    closers.unshift(() => notifier.close());
+    const permissions = createPermissions({ accounts });
+    const packages = await createPackages({ index, privateIndex, notifier, clock, log });
+    const deps: AppDeps = { config, log, clock, index, privateIndex, accounts, mailer, permissions, packages, notifier };
+    const app = createApp(deps);
+    return withServer(deps, app, closers);
+  } catch (err) {
+    for (const close of closers) await close();
+    throw err;
+  }
+}
+
+function withServer(deps: AppDeps, app: Koa, closers: Array<() => Promise<void> | void>): Registry {
+  let server: http.Server | null = null;
+  let closing: Promise<void> | null = null;
+  return {
+    deps,
+    app,
+    listen() {
+      server = http.createServer(app.callback());
+      const listening = server;
+      return new Promise((resolve, reject) => {
+        listening.once('error', reject);
+        listening.listen(deps.config.port, deps.config.host, () => {
+          const { port } = listening.address() as AddressInfo;
+          deps.log.info('listening', { host: deps.config.host, port, url: deps.config.registryUrl });
+          resolve({ url: `http://${deps.config.host}:${port}`, port });
+        });
+      });
+    },
+    close() {
+      closing ??= (async () => {
+        if (server) {
+          const stopped = server;
+          await new Promise<void>((resolve) => stopped.close(() => resolve()));
+        }
+        for (const close of closers) await close();
+        deps.log.info('closed', {});
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,7 @@
+// PLACEHOLDER: replaced by the issue that owns these routes.
+import Router from '@koa/router';
+import type { AppDeps } from '../app.ts';
+
+export function privateRoutes(_deps: AppDeps): Router {
+  return new Router();
+}

@@ -1,0 +1,45 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import net from 'node:net';
+import { loadConfig } from '../../gateway/config.ts';
+import { memoryLogger } from '../../gateway/log.ts';
+import { openRegistry, type Registry, type RegistryOverrides } from '../../gateway/registry.ts';
+
+/** A fresh temporary folder, removed by the returned function. */
+export function tempDir(prefix = 'gren-registry-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** A port that was free a moment ago. */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+export type TestRegistry = {
+  registry: Registry;
+  /** Base URL, such as http://127.0.0.1:41234 (also the REGISTRY_URL). */
+  url: string;
+  dataDir: string;
+  log: ReturnType<typeof memoryLogger>;
+  close(): Promise<void>;
+};
+
+/**
+ * Starts a real registry on a free port over a temporary data folder (or `dataDir`),
+ * with `env` added to its environment. Close it with `close()` (t.teardown).
+ */
+export async function startRegistry(options: { env?: Record<string, string>; dataDir?: string; overrides?: RegistryOverrides } = {}): Promise<TestRegistry> {
+  const dataDir = options.dataDir ?? tempDir();
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const config = loadConfig({ REGISTRY_DATA: dataDir, PORT: String(port), REGISTRY_URL: url, ...options.env });
+  const log = memoryLogger();
+  const registry = await openRegistry(config, { log, ...options.overrides });
+  await registry.listen();
+  return { registry, url, dataDir, log, close: () => registry.close() };
+}
