@@ -1,0 +1,91 @@
+import crypto from 'node:crypto';
+
+/** The object types this repository writes and reads. */
+export type ObjectType = 'blob' | 'tree' | 'commit' | 'tag';
+
+export type TreeEntry = { mode: string; oid: string };
+/** A tree's entries by name. */
+export type Tree = Map<string, TreeEntry>;
+
+export const TREE_MODE = '40000';
+export const FILE_MODE = '100644';
+export const EMPTY_TREE = '4b825dc642cb6eb9a060e54bf8d69288fbee4904';
+
+/** A Git object ready to store: its id and the bytes Git hashes ("<type> <size>\0<content>"). */
+export type EncodedObject = { oid: string; type: ObjectType; wrapped: Buffer };
+
+export function encodeObject(type: ObjectType, content: Uint8Array): EncodedObject {
+  const header = Buffer.from(`${type} ${content.length}\0`);
+  const wrapped = Buffer.concat([header, content]);
+  const oid = crypto.createHash('sha1').update(wrapped).digest('hex');
+  return { oid, type, wrapped };
+}
+
+/** Git's blob id of some content (what `git hash-object` prints). */
+export function blobId(content: Uint8Array): string {
+  return crypto.createHash('sha1').update(`blob ${content.length}\0`).update(content).digest('hex');
+}
+
+/** Splits "<type> <size>\0<content>" back into its parts. */
+export function unwrapObject(wrapped: Buffer): { type: ObjectType; content: Buffer } {
+  const nul = wrapped.indexOf(0);
+  const [type, size] = wrapped.subarray(0, nul).toString('latin1').split(' ');
+  const content = wrapped.subarray(nul + 1);
+  if (Number(size) !== content.length) throw new Error(`object size ${size} differs from its content (${content.length})`);
+  return { type: type as ObjectType, content };
+}
+
+/** Git sorts tree entries by name, comparing a folder's name as if it ended in "/". */
+function sortKey(name: string, entry: TreeEntry): string {
+  return entry.mode === TREE_MODE ? `${name}/` : name;
+}
+
+export function encodeTree(tree: Tree): Buffer {
+  const names = [...tree.keys()].sort((a, b) => {
+    const ka = Buffer.from(sortKey(a, tree.get(a) as TreeEntry));
+    const kb = Buffer.from(sortKey(b, tree.get(b) as TreeEntry));
+    return Buffer.compare(ka, kb);
+  });
+  const parts: Buffer[] = [];
+  for (const name of names) {
+    const entry = tree.get(name) as TreeEntry;
+    parts.push(Buffer.from(`${entry.mode} ${name}\0`), Buffer.from(entry.oid, 'hex'));
+  }
+  return Buffer.concat(parts);
+}
+
+export function decodeTree(content: Buffer): Tree {
+  const tree: Tree = new Map();
+  let at = 0;
+  while (at < content.length) {
+    const space = content.indexOf(0x20, at);
+    const nul = content.indexOf(0, space);
+    const mode = content.subarray(at, space).toString('latin1');
+    const name = content.subarray(space + 1, nul).toString('utf8');
+    const oid = content.subarray(nul + 1, nul + 21).toString('hex');
+    tree.set(name, { mode, oid });
+    at = nul + 21;
+  }
+  return tree;
+}
+
+export type CommitFields = { tree: string; parents: string[]; author: string; message: string; time: Date };
+
+export function encodeCommit({ tree, parents, author, message, time }: CommitFields): Buffer {
+  const stamp = `${author} ${Math.floor(time.getTime() / 1000)} +0000`;
+  const lines = [`tree ${tree}`, ...parents.map((p) => `parent ${p}`), `author ${stamp}`, `committer ${stamp}`, '', message];
+  return Buffer.from(lines.join('\n') + '\n');
+}
+
+/** The tree and parents of a commit. */
+export function decodeCommit(content: Buffer): { tree: string; parents: string[] } {
+  const head = content.toString('utf8').split('\n\n', 1)[0] ?? '';
+  let tree = '';
+  const parents: string[] = [];
+  for (const line of head.split('\n')) {
+    if (line.startsWith('tree ')) tree = line.slice(5);
+    else if (line.startsWith('parent ')) parents.push(line.slice(7));
+  }
+  if (!/^[0-9a-f]{40}$/.test(tree)) throw new Error('commit without a tree');
+  return { tree, parents };
+}

@@ -1,0 +1,175 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { decodeTree, EMPTY_TREE, unwrapObject, type EncodedObject, type ObjectType, type Tree } from './git-object.ts';
+import { PackReader } from './pack-reader.ts';
+import { replaceFile, syncDir } from './durable-fs.ts';
+import { Lru } from './lru.ts';
+
+type RawObject = { type: ObjectType; content: Buffer };
+
+export type ObjectStoreOptions = {
+  /** Total entries of the parsed trees kept in memory. */
+  treeCacheEntries?: number;
+  /** Bytes of blob content kept in memory (index.json files and hot bundles). */
+  blobCacheBytes?: number;
+};
+
+/**
+ * The object database of one bare repository: reads loose and packed objects, and writes
+ * loose ones durably (each object flushed before its rename, the folders flushed after),
+ * so that an object file that exists is always whole.
+ */
+export class ObjectStore {
+  private readonly objectsDir: string;
+  private packs: PackReader[] = [];
+  private readonly trees: Lru<string, Tree>;
+  private readonly blobs: Lru<string, Buffer>;
+
+  constructor(gitDir: string, options: ObjectStoreOptions = {}) {
+    this.objectsDir = path.join(gitDir, 'objects');
+    this.trees = new Lru(options.treeCacheEntries ?? 200_000, (tree) => tree.size + 1);
+    this.blobs = new Lru(options.blobCacheBytes ?? 64 * 1024 * 1024, (blob) => blob.length + 64);
+  }
+
+  /** Opens the packs present now; call again after a repack (reads also do on a miss). */
+  async rescanPacks(): Promise<void> {
+    const dir = path.join(this.objectsDir, 'pack');
+    let names: string[] = [];
+    try {
+      names = (await fs.readdir(dir)).filter((n) => /^pack-[0-9a-f]{40}\.pack$/.test(n)).sort();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    const kept: PackReader[] = [];
+    const wanted = new Set(names.map((n) => path.join(dir, n)));
+    for (const pack of this.packs) {
+      if (wanted.has(pack.packFile)) {
+        kept.push(pack);
+        wanted.delete(pack.packFile);
+      } else {
+        await pack.close();
+      }
+    }
+    for (const file of wanted) {
+      try {
+        kept.push(await PackReader.open(file));
+      } catch (err) {
+        // A pack whose index is still being written by a repack: taken at the next scan.
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+    }
+    this.packs = kept;
+  }
+
+  /** The names of the packs in use, for `objects/info/packs`. */
+  packNames(): string[] {
+    return this.packs.map((p) => path.basename(p.packFile));
+  }
+
+  async close(): Promise<void> {
+    for (const pack of this.packs) await pack.close();
+    this.packs = [];
+  }
+
+  private loosePath(oid: string): string {
+    return path.join(this.objectsDir, oid.slice(0, 2), oid.slice(2));
+  }
+
+  private async readLoose(oid: string): Promise<RawObject | null> {
+    let file: Buffer;
+    try {
+      file = await fs.readFile(this.loosePath(oid));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+    return unwrapObject(zlib.inflateSync(file));
+  }
+
+  private async readPacked(oid: string): Promise<RawObject | null> {
+    for (const pack of this.packs) {
+      const offset = pack.offsetOf(oid);
+      if (offset !== null) return pack.readAt(offset, (base) => this.read(base));
+    }
+    return null;
+  }
+
+  async read(oid: string): Promise<RawObject> {
+    const found = (await this.readLoose(oid)) ?? (await this.readPacked(oid));
+    if (found) return found;
+    // A repack may have moved it into a new pack since the last scan.
+    await this.rescanPacks();
+    const packed = (await this.readPacked(oid)) ?? (await this.readLoose(oid));
+    if (!packed) throw new Error(`object ${oid} is missing`);
+    return packed;
+  }
+
+  async readTree(oid: string): Promise<Tree> {
+    if (oid === EMPTY_TREE) return new Map();
+    const cached = this.trees.get(oid);
+    if (cached) return cached;
+    const { type, content } = await this.read(oid);
+    if (type !== 'tree') throw new Error(`object ${oid} is a ${type}, not a tree`);
+    const tree = decodeTree(content);
+    this.trees.set(oid, tree);
+    return tree;
+  }
+
+  /** Remembers a tree this process has just written, so that it is never read back. */
+  rememberTree(oid: string, tree: Tree): void {
+    this.trees.set(oid, tree);
+  }
+
+  async readBlob(oid: string): Promise<Buffer> {
+    const cached = this.blobs.get(oid);
+    if (cached) return cached;
+    const { type, content } = await this.read(oid);
+    if (type !== 'blob') throw new Error(`object ${oid} is a ${type}, not a blob`);
+    this.blobs.set(oid, content);
+    return content;
+  }
+
+  private async exists(oid: string): Promise<boolean> {
+    if (this.packs.some((p) => p.offsetOf(oid) !== null)) return true;
+    try {
+      await fs.access(this.loosePath(oid));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private async writeLoose(object: EncodedObject): Promise<void> {
+    const file = this.loosePath(object.oid);
+    const data = zlib.deflateSync(object.wrapped, { level: 1 });
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await replaceFile(file, data, true);
+      } catch (err) {
+        // `git prune-packed` (after a repack) removes object folders it empties, even ours.
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 5) throw err;
+        await fs.mkdir(path.dirname(file), { recursive: true });
+      }
+    }
+  }
+
+  /**
+   * Stores the objects that are not there yet, in parallel, and returns once every one of
+   * them is on disk (content flushed, then renamed into place, then the folders flushed).
+   */
+  async writeAll(objects: EncodedObject[]): Promise<number> {
+    const missing: EncodedObject[] = [];
+    await Promise.all(
+      objects.map(async (object) => {
+        if (!(await this.exists(object.oid))) missing.push(object);
+      }),
+    );
+    const dirs = new Set(missing.map((object) => path.dirname(this.loosePath(object.oid))));
+    const created = await Promise.all([...dirs].map((dir) => fs.mkdir(dir, { recursive: true })));
+    await Promise.all(missing.map((object) => this.writeLoose(object)));
+    await Promise.all([...dirs].map((dir) => syncDir(dir)));
+    if (created.some((made) => made !== undefined)) await syncDir(this.objectsDir);
+    return missing.length;
+  }
+}

@@ -1,0 +1,36 @@
+import { TREE_MODE } from './git-object.ts';
+import type { ObjectStore } from './object-store.ts';
+import type { EntryInfo, Snapshot } from './types.ts';
+
+/** A read-only view of one commit, walking trees through the store's cache. */
+export function createSnapshot(store: ObjectStore, commit: string, rootTree: string): Snapshot {
+  const entry = async (path: string): Promise<EntryInfo | null> => {
+    if (path === '' || path === '/') return { type: 'tree', oid: rootTree };
+    let current: EntryInfo = { type: 'tree', oid: rootTree };
+    for (const part of path.split('/')) {
+      if (current.type !== 'tree' || part === '') return null;
+      const found = (await store.readTree(current.oid)).get(part);
+      if (!found) return null;
+      current = { type: found.mode === TREE_MODE ? 'tree' : 'blob', oid: found.oid };
+    }
+    return current;
+  };
+  const readFile = async (path: string): Promise<Buffer | null> => {
+    const found = await entry(path);
+    return found?.type === 'blob' ? store.readBlob(found.oid) : null;
+  };
+  return {
+    commit,
+    entry,
+    readFile,
+    async readJson<T>(path: string): Promise<T | null> {
+      const content = await readFile(path);
+      return content === null ? null : (JSON.parse(content.toString('utf8')) as T);
+    },
+    async list(path: string): Promise<string[] | null> {
+      const found = await entry(path);
+      if (found?.type !== 'tree') return null;
+      return [...(await store.readTree(found.oid)).keys()];
+    },
+  };
+}

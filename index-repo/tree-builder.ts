@@ -1,0 +1,73 @@
+import { encodeObject, encodeTree, EMPTY_TREE, FILE_MODE, TREE_MODE, type EncodedObject, type Tree } from './git-object.ts';
+import type { ObjectStore } from './object-store.ts';
+import type { FileChange } from './types.ts';
+
+/** The changes below one folder: files set or deleted here, and sub-folders. */
+type Node = { files: Map<string, Uint8Array | null>; dirs: Map<string, Node> };
+
+const newNode = (): Node => ({ files: new Map(), dirs: new Map() });
+
+/** Checks a path the way Git would store it: relative, `/`-separated, no empty, `.` or `..` part. */
+export function checkPath(path: string): string[] {
+  const parts = path.split('/');
+  if (parts.some((p) => p === '' || p === '.' || p === '..' || p === '.git' || p.includes('\0'))) {
+    throw new Error(`invalid path in the index: "${path}"`);
+  }
+  return parts;
+}
+
+function groupChanges(changes: FileChange[]): Node {
+  const root = newNode();
+  for (const change of changes) {
+    const parts = checkPath(change.path);
+    const name = parts.pop() as string;
+    let node = root;
+    for (const part of parts) {
+      let next = node.dirs.get(part);
+      if (!next) node.dirs.set(part, (next = newNode()));
+      node = next;
+    }
+    node.files.set(name, 'delete' in change ? null : change.content);
+  }
+  return root;
+}
+
+export type BuiltTree = { oid: string; objects: EncodedObject[] };
+
+/**
+ * Applies file changes to a tree, touching only the folders on the changed paths (the rest of
+ * the tree is shared by id), and returns the new root's id with the objects to store. Folders
+ * left empty disappear, as in Git.
+ */
+export async function buildTree(store: ObjectStore, rootOid: string, changes: FileChange[]): Promise<BuiltTree> {
+  const objects: EncodedObject[] = [];
+  const rebuild = async (oid: string | null, node: Node): Promise<string | null> => {
+    const tree: Tree = oid ? new Map(await store.readTree(oid)) : new Map();
+    for (const [name, content] of node.files) {
+      if (content === null) {
+        if (tree.get(name)?.mode !== TREE_MODE) tree.delete(name);
+        continue;
+      }
+      const blob = encodeObject('blob', content);
+      objects.push(blob);
+      tree.set(name, { mode: FILE_MODE, oid: blob.oid });
+    }
+    for (const [name, child] of node.dirs) {
+      const existing = tree.get(name);
+      const childOid = await rebuild(existing?.mode === TREE_MODE ? existing.oid : null, child);
+      if (childOid === null) tree.delete(name);
+      else tree.set(name, { mode: TREE_MODE, oid: childOid });
+    }
+    if (tree.size === 0) return null;
+    const encoded = encodeObject('tree', encodeTree(tree));
+    objects.push(encoded);
+    store.rememberTree(encoded.oid, tree);
+    return encoded.oid;
+  };
+  const oid = await rebuild(rootOid === EMPTY_TREE ? null : rootOid, groupChanges(changes));
+  if (oid === null) {
+    const empty = encodeObject('tree', Buffer.alloc(0));
+    return { oid: empty.oid, objects: [empty] };
+  }
+  return { oid, objects };
+}
