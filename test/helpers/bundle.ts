@@ -1,0 +1,87 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import zlib from 'node:zlib';
+
+export type BundleSpec = {
+  /** `author/name`. */
+  name: string;
+  version: string;
+  /** Dependency name to range. */
+  deps?: Record<string, string>;
+  /** The `gren-version` range; `0.6.0 <= v < 0.7.0` unless told. */
+  gren?: string;
+  platform?: string;
+  private?: boolean;
+  summary?: string;
+  license?: string;
+  /** Exposed modules (a list, or lists by category); `["Main"]` unless told. */
+  exposed?: string[] | Record<string, string[]>;
+  /** Extra or replaced source files; every exposed module gets one unless given. */
+  sources?: Record<string, string>;
+  /** Fields merged over the outline last, to build broken ones (`undefined` removes a field). */
+  outline?: Record<string, unknown>;
+  /** Roughly this many bytes of incompressible source, to reach a realistic size. */
+  padding?: number;
+};
+
+/** The outline a `bundle(spec)` carries. */
+export function outlineOf(spec: BundleSpec): Record<string, unknown> {
+  const outline: Record<string, unknown> = {
+    type: 'package',
+    platform: spec.platform ?? 'common',
+    name: spec.name,
+    summary: spec.summary ?? `The ${spec.name} package`,
+    license: spec.license ?? 'BSD-3-Clause',
+    version: spec.version,
+    'exposed-modules': spec.exposed ?? ['Main'],
+    'gren-version': spec.gren ?? '0.6.0 <= v < 0.7.0',
+    dependencies: spec.deps ?? {},
+  };
+  if (spec.private !== undefined) outline.private = spec.private;
+  for (const [key, value] of Object.entries(spec.outline ?? {})) {
+    if (value === undefined) delete outline[key];
+    else outline[key] = value;
+  }
+  return outline;
+}
+
+/** A gzip'd bundle, as the compiler writes one: `{"outline": gren.json, "sources": {...}}`. */
+export function bundle(spec: BundleSpec): Buffer {
+  const exposed = spec.exposed ?? ['Main'];
+  const modules = Array.isArray(exposed) ? exposed : Object.values(exposed).flat();
+  const sources: Record<string, string> = {};
+  for (const module of modules) sources[module] = `module ${module} exposing (..)\n\nvalue : Int\nvalue = 1\n`;
+  if (spec.padding) sources['Padding'] = `-- ${crypto.randomBytes(Math.ceil(spec.padding * 0.75)).toString('base64')}\n`;
+  Object.assign(sources, spec.sources);
+  return gzipJson({ outline: outlineOf(spec), sources });
+}
+
+export function gzipJson(value: unknown): Buffer {
+  return zlib.gzipSync(JSON.stringify(value));
+}
+
+/** The real bundles kept next to the repository, in `../shared/fixtures/bundles/`. */
+export const fixturesDir = path.resolve(import.meta.dirname, '../../../shared/fixtures/bundles');
+
+/** A real bundle from the fixtures, with what its outline really says. */
+export type Fixture = { file: string; bytes: Buffer; outline: Record<string, any> };
+
+export function fixtures(): Fixture[] {
+  return fs
+    .readdirSync(fixturesDir)
+    .filter((file) => file.endsWith('.pkg.gz'))
+    .sort()
+    .map((file) => {
+      const bytes = fs.readFileSync(path.join(fixturesDir, file));
+      const content = JSON.parse(zlib.gunzipSync(bytes).toString('utf8')) as { outline: Record<string, any> };
+      return { file, bytes, outline: content.outline };
+    });
+}
+
+/** What a fixture's file name claims: `gren_lang_core__7_4_0.pkg.gz` → version 7.4.0. */
+export function claimedVersion(file: string): string {
+  const match = /__(\d+)_(\d+)_(\d+)\.pkg\.gz$/.exec(file);
+  if (!match) throw new Error(`Unexpected fixture name ${file}`);
+  return `${match[1]}.${match[2]}.${match[3]}`;
+}
