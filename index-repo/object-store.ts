@@ -140,16 +140,20 @@ export class ObjectStore {
     }
   }
 
-  private async writeLoose(object: EncodedObject): Promise<void> {
+  /** Writes one loose object; true when it had to create the object's folder. */
+  private async writeLoose(object: EncodedObject): Promise<boolean> {
     const file = this.loosePath(object.oid);
     const data = zlib.deflateSync(object.wrapped, { level: 1 });
+    let created = false;
     for (let attempt = 0; ; attempt++) {
       try {
-        return await replaceFile(file, data, true);
+        created = (await fs.mkdir(path.dirname(file), { recursive: true })) !== undefined || created;
+        await replaceFile(file, data, true);
+        return created;
       } catch (err) {
-        // `git prune-packed` (after a repack) removes object folders it empties, even ours.
+        // `git prune-packed` (after a repack) removes the object folders it empties, even
+        // one this process has just made: make it again.
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 5) throw err;
-        await fs.mkdir(path.dirname(file), { recursive: true });
       }
     }
   }
@@ -165,11 +169,15 @@ export class ObjectStore {
         if (!(await this.exists(object.oid))) missing.push(object);
       }),
     );
+    const created = await Promise.all(missing.map((object) => this.writeLoose(object)));
     const dirs = new Set(missing.map((object) => path.dirname(this.loosePath(object.oid))));
-    const created = await Promise.all([...dirs].map((dir) => fs.mkdir(dir, { recursive: true })));
-    await Promise.all(missing.map((object) => this.writeLoose(object)));
-    await Promise.all([...dirs].map((dir) => syncDir(dir)));
-    if (created.some((made) => made !== undefined)) await syncDir(this.objectsDir);
+    // A folder gone by now was emptied by `git prune-packed`: its objects are in a flushed pack.
+    await Promise.all([...dirs].map((dir) => syncDir(dir).catch(ignoreMissing)));
+    if (created.includes(true)) await syncDir(this.objectsDir);
     return missing.length;
   }
+}
+
+function ignoreMissing(err: NodeJS.ErrnoException): void {
+  if (err.code !== 'ENOENT') throw err;
 }

@@ -77,8 +77,8 @@ export async function openIndexRepo(options: OpenIndexRepoOptions): Promise<Loca
     await store.rescanPacks();
     const served = options.servedDir ? new ServedFolder(options.servedDir) : null;
     const packEvery = options.packEvery ?? 100;
-    const canPack = packEvery > 0 && (await gitAvailable());
-    if (packEvery > 0 && !canPack) log.warn('index_packing_disabled', { repo: name, reason: 'the git command is not installed' });
+    const canPack = await gitAvailable();
+    if (!canPack) log.warn('index_packing_disabled', { repo: name, reason: 'the git command is not installed' });
 
     let head = await readMain(gitDir);
     let rootTree = head ? decodeCommit((await store.read(head)).content).tree : EMPTY_TREE;
@@ -107,7 +107,7 @@ export async function openIndexRepo(options: OpenIndexRepoOptions): Promise<Loca
       if (served) await served.apply(changes, head);
       log.info('index_commit', { repo: name, commit: head, message: message.split('\n', 1)[0] });
       commitsSincePack++;
-      if (canPack && commitsSincePack >= packEvery && !packing) void maintain().catch(() => undefined);
+      if (canPack && packEvery > 0 && commitsSincePack >= packEvery && !packing) void maintain().catch(() => undefined);
       return head;
     };
 

@@ -1,0 +1,52 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+/** Runs the `git` command (the independent judge of our repositories) and returns its output. */
+export async function gitCmd(args: string[], options: { cwd?: string } = {}): Promise<string> {
+  const { stdout } = await run('git', args, { maxBuffer: 256 * 1024 * 1024, ...options });
+  return stdout;
+}
+
+/** `git fsck --full --strict` on a bare repository; throws with git's words on any problem. */
+export async function fsck(gitDir: string): Promise<void> {
+  await gitCmd(['--git-dir', gitDir, 'fsck', '--full', '--strict', '--no-dangling']);
+}
+
+/** The commit ids of `main`, newest first, and whether every commit has at most one parent. */
+export async function history(gitDir: string): Promise<{ commits: string[]; linear: boolean }> {
+  const lines = (await gitCmd(['--git-dir', gitDir, 'rev-list', '--parents', 'main'])).trim().split('\n');
+  return { commits: lines.map((l) => l.slice(0, 40)), linear: lines.every((l) => l.split(' ').length <= 2) };
+}
+
+/** Every file of `main` with its blob id, as `git ls-tree -r` sees it. */
+export async function lsTree(gitDir: string, rev = 'main'): Promise<Map<string, string>> {
+  const out = await gitCmd(['--git-dir', gitDir, 'ls-tree', '-r', '-z', rev]);
+  const files = new Map<string, string>();
+  for (const line of out.split('\0')) {
+    if (!line) continue;
+    const [meta, file] = line.split('\t') as [string, string];
+    files.set(file, meta.split(' ')[2] as string);
+  }
+  return sorted(files);
+}
+
+/** Every file below a folder with its Git blob id (as `git hash-object` would give). */
+export async function folderFiles(dir: string): Promise<Map<string, string>> {
+  const { readdir, readFile } = await import('node:fs/promises');
+  const { blobId } = await import('../../index-repo/git-object.ts');
+  const files = new Map<string, string>();
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  for (const entry of entries) {
+    if (!entry.isFile()) continue;
+    const full = `${entry.parentPath}/${entry.name}`;
+    files.set(full.slice(dir.length + 1), blobId(await readFile(full)));
+  }
+  return sorted(files);
+}
+
+/** The same map with its keys in order, so that two listings compare equal with deepEqual. */
+function sorted(files: Map<string, string>): Map<string, string> {
+  return new Map([...files].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}

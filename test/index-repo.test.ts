@@ -1,0 +1,165 @@
+import test from 'ava';
+import fs from 'node:fs';
+import path from 'node:path';
+import { openIndexRepo, type LocalIndexRepo } from '../index-repo/open-index-repo.ts';
+import { memoryLogger } from '../gateway/log.ts';
+import { RepositoryInUseError } from '../index-repo/process-lock.ts';
+import { tempDir } from './helpers/registry.ts';
+import { folderFiles, fsck, history, lsTree } from './helpers/git.ts';
+
+const clock = { now: () => new Date('2026-11-21T10:00:00Z') };
+
+async function openRepo(dir: string, options: { packEvery?: number } = {}): Promise<LocalIndexRepo> {
+  return openIndexRepo({
+    gitDir: path.join(dir, 'index.git'),
+    servedDir: path.join(dir, 'index'),
+    clock,
+    log: memoryLogger(),
+    name: 'public',
+    required: { 'config.json': Buffer.from('{"protocol": 1}\n') },
+    packEvery: options.packEvery ?? 0,
+  });
+}
+
+const publish = (repo: LocalIndexRepo, author: string, version: string) =>
+  repo.update(() => ({
+    message: `Publish ${author}/pkg ${version}`,
+    changes: [
+      { path: `packages/${author}/pkg/${version}/bundle.pkg.gz`, content: Buffer.from(`bundle ${author} ${version}`) },
+      { path: `packages/${author}/pkg/index.json`, content: Buffer.from(`{"latest": "${version}"}`) },
+    ],
+    result: version,
+  }));
+
+test('a new repository has one commit holding config.json, on main', async (t) => {
+  const dir = tempDir();
+  const repo = await openRepo(dir);
+  t.teardown(() => repo.close());
+  const files = await lsTree(repo.gitDir);
+  t.deepEqual([...files.keys()], ['config.json']);
+  t.is((await history(repo.gitDir)).commits.length, 1);
+  t.is(fs.readFileSync(path.join(dir, 'index', 'config.json'), 'utf8'), '{"protocol": 1}\n');
+  await fsck(repo.gitDir);
+});
+
+test('hundreds of commits: git fsck is clean, history is linear, served files equal main', async (t) => {
+  const dir = tempDir();
+  const repo = await openRepo(dir, { packEvery: 120 });
+  t.teardown(() => repo.close());
+  const ids: string[] = [];
+  for (let i = 0; i < 300; i++) {
+    const { commit } = await publish(repo, `author-${i % 13}`, `1.0.${i}`);
+    ids.push(commit as string);
+  }
+  await repo.maintain();
+  await fsck(repo.gitDir);
+  const { commits, linear } = await history(repo.gitDir);
+  t.true(linear);
+  t.is(commits.length, 301);
+  t.deepEqual(commits.slice(0, 300).reverse(), ids);
+  t.deepEqual(await folderFiles(path.join(dir, 'index')), await lsTree(repo.gitDir));
+  t.is(repo.head(), ids.at(-1));
+});
+
+test('50 concurrent commits all land in one linear history', async (t) => {
+  const dir = tempDir();
+  const repo = await openRepo(dir);
+  t.teardown(() => repo.close());
+  const results = await Promise.all(Array.from({ length: 50 }, (_, i) => publish(repo, `a${i}`, '1.0.0')));
+  const commits = new Set(results.map((r) => r.commit));
+  t.is(commits.size, 50);
+  const { commits: log, linear } = await history(repo.gitDir);
+  t.true(linear);
+  t.is(log.length, 51);
+  for (const commit of commits) t.true(log.includes(commit as string));
+  const files = await lsTree(repo.gitDir);
+  for (let i = 0; i < 50; i++) t.true(files.has(`packages/a${i}/pkg/1.0.0/bundle.pkg.gz`));
+  await fsck(repo.gitDir);
+});
+
+test('a plan sees the commits queued before it, and a plan that throws commits nothing', async (t) => {
+  const repo = await openRepo(tempDir());
+  t.teardown(() => repo.close());
+  await publish(repo, 'a', '1.0.0');
+  const seen = await repo.update(async (current) => ({ result: await current.readJson<{ latest: string }>('packages/a/pkg/index.json') }));
+  t.deepEqual(seen, { commit: null, result: { latest: '1.0.0' } });
+  const before = repo.head();
+  await t.throwsAsync(repo.update(() => {
+    throw new Error('refused');
+  }), { message: 'refused' });
+  t.is(repo.head(), before);
+});
+
+test('no commit when nothing changes', async (t) => {
+  const repo = await openRepo(tempDir());
+  t.teardown(() => repo.close());
+  await publish(repo, 'a', '1.0.0');
+  const head = repo.head();
+  const again = await publish(repo, 'a', '1.0.0');
+  t.is(again.commit, null);
+  const deleteMissing = await repo.update(() => ({ message: 'Delete nothing', changes: [{ path: 'packages/none/x', delete: true }], result: null }));
+  t.is(deleteMissing.commit, null);
+  t.is(repo.head(), head);
+  t.is((await history(repo.gitDir)).commits.length, 2);
+});
+
+test('deleting the last file of a folder removes the folder, in the tree and the served folder', async (t) => {
+  const dir = tempDir();
+  const repo = await openRepo(dir);
+  t.teardown(() => repo.close());
+  await publish(repo, 'a', '1.0.0');
+  await repo.update(() => ({ message: 'Revoke a/pkg 1.0.0', changes: [{ path: 'packages/a/pkg/1.0.0/bundle.pkg.gz', delete: true }], result: null }));
+  const files = await lsTree(repo.gitDir);
+  t.false(files.has('packages/a/pkg/1.0.0/bundle.pkg.gz'));
+  t.true(files.has('packages/a/pkg/index.json'));
+  t.false(fs.existsSync(path.join(dir, 'index/packages/a/pkg/1.0.0')));
+  t.deepEqual(await folderFiles(path.join(dir, 'index')), files);
+  t.is(await repo.snapshot().readFile('packages/a/pkg/1.0.0/bundle.pkg.gz'), null);
+});
+
+test('paths that could leave the tree are refused', async (t) => {
+  const repo = await openRepo(tempDir());
+  t.teardown(() => repo.close());
+  for (const bad of ['../x', 'a//b', '/abs', 'a/./b', '.git/config', 'a/']) {
+    await t.throwsAsync(repo.update(() => ({ message: 'bad', changes: [{ path: bad, content: Buffer.from('x') }], result: null })), undefined, bad);
+  }
+});
+
+test('reopening keeps every commit, and reads work from packs after packing', async (t) => {
+  const dir = tempDir();
+  let repo = await openRepo(dir, { packEvery: 0 });
+  for (let i = 0; i < 20; i++) await publish(repo, 'a', `1.0.${i}`);
+  await repo.maintain();
+  const head = repo.head();
+  await repo.close();
+  t.is(fs.readdirSync(path.join(dir, 'index.git/objects')).filter((d) => /^[0-9a-f]{2}$/.test(d)).length, 0, 'no loose objects left');
+  repo = await openRepo(dir);
+  t.teardown(() => repo.close());
+  t.is(repo.head(), head);
+  t.is((await repo.snapshot().readFile('packages/a/pkg/1.0.7/bundle.pkg.gz'))?.toString(), 'bundle a 1.0.7');
+  await publish(repo, 'b', '2.0.0');
+  await fsck(repo.gitDir);
+});
+
+test('a second process on the same repository refuses to open it, with a clear message', async (t) => {
+  const dir = tempDir();
+  const repo = await openRepo(dir);
+  t.teardown(() => repo.close());
+  const error = await t.throwsAsync(openRepo(dir), { instanceOf: RepositoryInUseError });
+  t.regex(error?.message ?? '', new RegExp(`pid ${process.pid}`));
+});
+
+test('a served folder damaged while the registry was down is repaired on open', async (t) => {
+  const dir = tempDir();
+  let repo = await openRepo(dir);
+  await publish(repo, 'a', '1.0.0');
+  await repo.close();
+  const served = path.join(dir, 'index');
+  fs.writeFileSync(path.join(served, 'packages/a/pkg/index.json'), '{"torn');
+  fs.writeFileSync(path.join(served, 'stray.json'), '{}');
+  fs.rmSync(path.join(served, 'config.json'));
+  fs.rmSync(`${served}.commit`);
+  repo = await openRepo(dir);
+  t.teardown(() => repo.close());
+  t.deepEqual(await folderFiles(served), await lsTree(repo.gitDir));
+});
