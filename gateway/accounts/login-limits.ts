@@ -1,0 +1,48 @@
+import type { Clock } from '../clock.ts';
+import { fail } from '../errors.ts';
+import { createRateLimiter, type RateLimit } from '../rate-limit.ts';
+
+export type LoginLimitOptions = {
+  loginMailPerAddress: RateLimit;
+  loginMailPerClient: RateLimit;
+  fetchPerClient: RateLimit;
+};
+
+export type LoginLimits = {
+  /**
+   * Counts one login mail to `email` asked by `client`, or throws `429 rate_limited` with
+   * Retry-After. Answers a function that gives the mail back when it could not be sent.
+   */
+  loginMail(email: string, client: string): () => void;
+  /** Counts one `POST /session/fetch` from `client`, or throws `429 rate_limited`. */
+  fetch(client: string): void;
+};
+
+const limited = (seconds: number, what: string) =>
+  fail('rate_limited', `Too many ${what}; try again in ${seconds} second${seconds === 1 ? '' : 's'}.`, { 'Retry-After': String(seconds) });
+
+export function createLoginLimits(deps: { clock: Clock; options: LoginLimitOptions }): LoginLimits {
+  const { clock, options } = deps;
+  const perAddress = createRateLimiter({ limit: options.loginMailPerAddress, clock });
+  const perClient = createRateLimiter({ limit: options.loginMailPerClient, clock });
+  const fetches = createRateLimiter({ limit: options.fetchPerClient, clock });
+  return {
+    loginMail(email, client) {
+      const clientWait = perClient.take(client);
+      if (clientWait > 0) throw limited(clientWait, 'login requests from this address');
+      const addressWait = perAddress.take(email);
+      if (addressWait > 0) {
+        perClient.giveBack(client);
+        throw limited(addressWait, 'login mails to this email address');
+      }
+      return () => {
+        perClient.giveBack(client);
+        perAddress.giveBack(email);
+      };
+    },
+    fetch(client) {
+      const wait = fetches.take(client);
+      if (wait > 0) throw limited(wait, 'login attempts from this address');
+    },
+  };
+}
