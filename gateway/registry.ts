@@ -100,6 +100,8 @@ function withServer(deps: AppDeps, app: Koa, closers: Array<() => Promise<void> 
     },
     close() {
       closing ??= (async () => {
+        // Login fetches held open for the link would otherwise keep the server up to 30 s.
+        deps.accounts.stopWaiting();
         if (server) {
           const stopped = server;
           await new Promise<void>((resolve) => stopped.close(() => resolve()));
