@@ -1,0 +1,18 @@
+import type { CommandSpec } from './args.ts';
+import type { Context } from './context.ts';
+import { loginCommand, logoutCommand, whoamiCommand } from './session-commands.ts';
+import { identityCommands } from './identity-commands.ts';
+import { tokenCommands } from './token-commands.ts';
+import { publishCommand } from './publish.ts';
+import { packageCommands } from './package-commands.ts';
+
+/** Every command of gren-registry, in the order the help lists them. */
+export const commands: CommandSpec<Context>[] = [
+  loginCommand,
+  logoutCommand,
+  whoamiCommand,
+  ...identityCommands,
+  ...tokenCommands,
+  publishCommand,
+  ...packageCommands,
+];

@@ -1,0 +1,61 @@
+import type { Readable, Writable } from 'node:stream';
+import { credentialsStore, type CredentialsStore } from './credentials.ts';
+import { createOutput, type Output } from './output.ts';
+import { lineReader, type LineReader } from './prompt.ts';
+import { normaliseRegistryUrl, registryClient, type RegistryClient } from './registry-client.ts';
+import type { CommandInput } from './args.ts';
+
+export const defaultRegistry = 'http://localhost:3000';
+export const userAgent = 'gren-registry/0.1.0';
+
+/** Everything a command may use, built once by the entry point from the process. */
+export type Context = {
+  /** The registry's base URL, without a trailing slash. */
+  registry: string;
+  out: Output;
+  credentials: CredentialsStore;
+  /** The client, authenticated by GREN_REGISTRY_TOKEN or else by the saved login for this registry. */
+  client: RegistryClient;
+  /** A client that uses `token` (or none), for login and logout. */
+  clientWith(token: string | null): RegistryClient;
+  /** The user's typed lines; opened on first use, closed by the entry point. */
+  lines(): LineReader;
+  /** Whether a person is at the keyboard (stdin is a terminal). */
+  interactive: boolean;
+  cwd: string;
+  /** Where the token in use comes from. */
+  tokenSource: 'GREN_REGISTRY_TOKEN' | 'login' | null;
+};
+
+export type ProcessLike = {
+  env: Record<string, string | undefined>;
+  cwd: string;
+  stdin: Readable & { isTTY?: boolean };
+  stdout: Writable & { isTTY?: boolean };
+  stderr: Writable & { isTTY?: boolean };
+};
+
+/** Builds the context of one run from the process and the common options (--registry, --json). */
+export function createContext(proc: ProcessLike, input: CommandInput): Context & { close(): void } {
+  const raw = (input.options['registry'] as string | undefined) ?? proc.env['GREN_REGISTRY'] ?? defaultRegistry;
+  const registry = normaliseRegistryUrl(raw.trim() === '' ? defaultRegistry : raw.trim());
+  const home = proc.env['HOME'] ?? proc.env['USERPROFILE'] ?? proc.cwd;
+  const credentials = credentialsStore({ home });
+  const envToken = proc.env['GREN_REGISTRY_TOKEN']?.trim() || null;
+  const saved = envToken === null ? credentials.get(registry) : null;
+  const token = envToken ?? saved?.sessionToken ?? null;
+  const clientWith = (t: string | null) => registryClient({ url: registry, token: t, userAgent });
+  let reader: LineReader | null = null;
+  return {
+    registry,
+    out: createOutput({ stdout: proc.stdout, stderr: proc.stderr, json: input.options['json'] === true }),
+    credentials,
+    client: clientWith(token),
+    clientWith,
+    lines: () => (reader ??= lineReader(proc.stdin, proc.stderr)),
+    interactive: proc.stdin.isTTY === true,
+    cwd: proc.cwd,
+    tokenSource: envToken !== null ? 'GREN_REGISTRY_TOKEN' : saved ? 'login' : null,
+    close: () => reader?.close(),
+  };
+}
