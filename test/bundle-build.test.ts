@@ -4,8 +4,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { buildBundle, BundleError, readBundleFile, type Bundle } from '../scripts/client/bundle.ts';
 import { tempDir } from './helpers/registry.ts';
-
-const fixtures = '/work/shared/fixtures/bundles';
+import { fixturesDir as fixtures } from './helpers/bundle.ts';
 
 /** Writes a bundle's modules and gren.json into `folder` as a package's source tree, with gren.json's keys reversed. */
 function unpack(bundle: Pick<Bundle, 'outline' | 'sources'>, folder: string): void {

@@ -39,7 +39,7 @@ async function typedCode(client: RegistryClient, context: Context, fetchSessionT
     } catch (err) {
       wrong += 1;
       if (!(err instanceof CliError) || err.code !== 'invalid_code' || wrong >= codeAttempts) throw err;
-      context.out.note(`${err.message} Type it again (${codeAttempts - wrong} tries left):`);
+      context.out.note(`${err.message} Type it again:`);
     }
   }
 }

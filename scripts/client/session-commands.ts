@@ -26,10 +26,10 @@ export const loginCommand: CommandSpec<Context> = {
   examples: ['gren-registry login robin@example.com', 'gren-registry login --registry https://registry.example.com'],
   async run(context, input) {
     const previous = context.credentials.get(context.registry);
-    const { email, sessionToken } = await login(context, input.positionals[0]);
-    context.credentials.set(context.registry, { email, sessionToken });
-    if (previous && previous.sessionToken !== sessionToken) await revokeQuietly(context, previous.sessionToken);
+    const { sessionToken } = await login(context, input.positionals[0]);
     const { body } = await context.clientWith(sessionToken).call<SessionInfo>('GET', '/session');
+    context.credentials.set(context.registry, { email: body.email, sessionToken });
+    if (previous && previous.sessionToken !== sessionToken) await revokeQuietly(context, previous.sessionToken);
     context.out.result({ registry: context.registry, ...body }, () => {
       context.out.say(`Logged in to ${context.registry} as ${body.email}.`);
       context.out.say(`The session is saved in ${context.credentials.file}.`);
