@@ -74,6 +74,8 @@ export interface Accounts {
   confirmed(requestId: number): void;
   /** Releases every held fetch at once and holds no new one (the registry is closing). */
   stopWaiting(): void;
+  /** True once `stopWaiting` or `close` was called. */
+  readonly stopping: boolean;
   close(): void;
 }
 
@@ -121,6 +123,9 @@ export function openAccounts(options: AccountsOptions): Accounts {
     stopWaiting() {
       waiting = false;
       waiters.wakeAll();
+    },
+    get stopping() {
+      return !waiting;
     },
     close() {
       if (!open) return;

@@ -60,6 +60,8 @@ async function collectWhenConfirmed(deps: AppDeps, ctx: Koa.Context, fetchToken:
   } finally {
     ctx.res.off('close', onClose);
   }
+  // Released because the registry is closing: let the connection go too, rather than keep it alive.
+  if (deps.accounts.stopping) ctx.set('Connection', 'close');
   return deps.accounts.logins.collect(fetchToken);
 }
 

@@ -80,3 +80,14 @@ export async function createToken(
 ): Promise<{ id: string; token: string }> {
   return expectJson(await call(reg.url, 'POST', '/tokens', { token: sessionToken, body: { name: 'ci', ...body } }), 201);
 }
+
+/** A clock that stands still until moved: `clock.advance(16 * 60_000)`. Pass it as `overrides.clock`. */
+export function movableClock(start: Date = new Date()): { now(): Date; advance(ms: number): void } {
+  let time = start.getTime();
+  return {
+    now: () => new Date(time),
+    advance(ms) {
+      time += ms;
+    },
+  };
+}
