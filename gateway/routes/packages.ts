@@ -1,7 +1,100 @@
-// PLACEHOLDER: replaced by the issue that owns these routes.
 import Router from '@koa/router';
+import type Koa from 'koa';
 import type { AppDeps } from '../app.ts';
+import { principalOf } from '../authenticate.ts';
+import { readJson } from '../body.ts';
+import { fail } from '../errors.ts';
+import { readBundle } from '../packages/bundle.ts';
+import { validateOutline } from '../packages/outline.ts';
+import { isAuthor, isName } from '../packages/package-name.ts';
+import { isVersion } from '../packages/range.ts';
 
-export function packageRoutes(_deps: AppDeps): Router {
-  return new Router();
+/** Publish, revoke, the compiler-aware queries and the listing (PROTOCOL.md, Packages). */
+export function packageRoutes(deps: AppDeps): Router {
+  const router = new Router();
+  router.get('/packages', (ctx) => listPackages(deps, ctx));
+  router.put('/packages/:author/:name/:version', (ctx) => publish(deps, ctx));
+  router.delete('/packages/:author/:name/:version', (ctx) => revoke(deps, ctx));
+  router.get('/packages/:author/:name/latest', (ctx) => latest(deps, ctx));
+  router.get('/packages/:author/:name/previous/:version', (ctx) => previous(deps, ctx));
+  return router;
+}
+
+type Target = { author: string; name: string; fullName: string };
+
+/** The package named by the URL; a name that cannot exist is `400 invalid_name`. */
+function readPackage(ctx: Koa.Context): Target {
+  const { author = '', name = '' } = ctx.params as Record<string, string | undefined>;
+  if (!isAuthor(author)) throw fail('invalid_name', `"${author}" is not a publishing identity name (letters, digits and single dashes, at most 39).`);
+  if (!isName(name)) throw fail('invalid_name', `"${name}" is not a package name (lowercase letters, digits and single dashes, starting with a letter).`);
+  return { author, name, fullName: `${author}/${name}` };
+}
+
+function readVersion(text: unknown, what: string): string {
+  if (typeof text !== 'string' || !isVersion(text)) throw fail('invalid_request', `${what} must be a version such as 1.0.0, not ${JSON.stringify(text ?? null)}.`);
+  return text;
+}
+
+const bundleTypes = ['', 'application/gzip', 'application/x-gzip', 'application/octet-stream'];
+
+async function publish(deps: AppDeps, ctx: Koa.Context) {
+  const target = readPackage(ctx);
+  const version = readVersion(ctx.params.version, 'The version in the URL');
+  const principal = principalOf(ctx);
+  deps.permissions.publish(principal, target.author);
+  if (!bundleTypes.includes(ctx.request.type)) {
+    throw fail('unsupported_media_type', `Send the bundle with Content-Type: application/gzip, not ${ctx.request.type}.`);
+  }
+  const bundle = await readBundle(ctx.req, ctx.request.length ?? null);
+  const outline = validateOutline(bundle.outline, { name: target.fullName, version }, bundle.sources);
+  const mayReadPrivate = (author: string) => deps.permissions.roleIn(principal, author) !== null;
+  ctx.status = 201;
+  ctx.body = await deps.packages.publish({ outline, bundle, mayReadPrivate });
+}
+
+async function revoke(deps: AppDeps, ctx: Koa.Context) {
+  const target = readPackage(ctx);
+  const version = readVersion(ctx.params.version, 'The version in the URL');
+  deps.permissions.publish(principalOf(ctx), target.author);
+  const { reason = null } = await readJson(ctx);
+  if (reason !== null && (typeof reason !== 'string' || reason.length > 1000)) {
+    throw fail('invalid_request', '"reason" must be a text of at most 1000 characters, or null.');
+  }
+  ctx.body = await deps.packages.revoke({ name: target.fullName, version, reason });
+}
+
+/** The package as registered, for callers who may see it; everyone else gets `404 not_found`. */
+function visiblePackage(deps: AppDeps, ctx: Koa.Context): string {
+  const { author = '', name = '' } = ctx.params as Record<string, string | undefined>;
+  const found = isAuthor(author) && isName(name) ? deps.packages.find(`${author}/${name}`) : null;
+  const visible = found !== null && found.name === `${author}/${name}` && (!found.private || deps.permissions.roleIn(principalOf(ctx), author) !== null);
+  if (!visible) throw fail('not_found', `There is no package ${author}/${name}.`);
+  return found.name;
+}
+
+function latest(deps: AppDeps, ctx: Koa.Context) {
+  const fullName = visiblePackage(deps, ctx);
+  const gren = ctx.query.gren === undefined ? null : readVersion(ctx.query.gren, 'The "gren" parameter');
+  ctx.set('Cache-Control', 'no-cache');
+  ctx.body = { version: deps.packages.latest(fullName, gren) };
+}
+
+function previous(deps: AppDeps, ctx: Koa.Context) {
+  const fullName = visiblePackage(deps, ctx);
+  const version = readVersion(ctx.params.version, 'The version in the URL');
+  ctx.set('Cache-Control', 'no-cache');
+  ctx.body = { version: deps.packages.previous(fullName, version) };
+}
+
+function listPackages(deps: AppDeps, ctx: Koa.Context) {
+  const { body, etag } = deps.packages.listing();
+  ctx.set('Cache-Control', 'no-cache');
+  ctx.type = 'application/json; charset=utf-8';
+  ctx.etag = etag;
+  ctx.status = 200;
+  if (ctx.fresh) {
+    ctx.status = 304;
+    return;
+  }
+  ctx.body = body;
 }

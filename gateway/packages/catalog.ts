@@ -1,0 +1,80 @@
+import type { IndexRepo, Snapshot } from '../../index-repo/types.ts';
+import { packageKey } from './package-name.ts';
+import { compareVersions } from './range.ts';
+import { liveVersions, packagePaths, type VersionIndex } from './version-index.ts';
+
+/** What the registry keeps in memory about one package, public or private. */
+export type PackageRecord = {
+  name: string;
+  private: boolean;
+  index: VersionIndex;
+  /** The summary of the greatest unrevoked version (of the greatest version when all are revoked). */
+  summary: string;
+};
+
+/**
+ * Every package of both repositories, by case-insensitive name: the in-memory mirror of
+ * their `index.json` files, loaded once at start and updated after each commit, so that
+ * queries and the listing never read the repositories. Writers of a package update its
+ * record while they hold that package's lock.
+ */
+export class Catalog {
+  private readonly records = new Map<string, PackageRecord>();
+  /** Grows on every change, so that views built from the catalog know when they are stale. */
+  generation = 0;
+
+  get(fullName: string): PackageRecord | null {
+    return this.records.get(packageKey(fullName)) ?? null;
+  }
+
+  set(record: PackageRecord): void {
+    this.records.set(packageKey(record.name), record);
+    this.generation++;
+  }
+
+  /** Public packages, sorted by name. */
+  publicRecords(): PackageRecord[] {
+    return [...this.records.values()].filter((record) => !record.private).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  get size(): number {
+    return this.records.size;
+  }
+}
+
+/** The version whose summary represents the package: the greatest unrevoked, else the greatest. */
+export function summaryVersion(index: VersionIndex): string | null {
+  const live = liveVersions(index);
+  return (live.length > 0 ? live : index.versions).at(-1)?.version ?? null;
+}
+
+/** Reads the summary of the representative version from a snapshot. */
+export async function readSummary(snapshot: Snapshot, index: VersionIndex): Promise<string> {
+  const version = summaryVersion(index);
+  if (version === null) return '';
+  const outline = await snapshot.readJson<{ summary?: unknown }>(packagePaths(index.name).outline(version));
+  return typeof outline?.summary === 'string' ? outline.summary : '';
+}
+
+async function loadRepo(catalog: Catalog, repo: IndexRepo, isPrivate: boolean): Promise<void> {
+  const snapshot = repo.snapshot();
+  for (const author of (await snapshot.list('packages')) ?? []) {
+    const names = (await snapshot.list(`packages/${author}`)) ?? [];
+    await Promise.all(
+      names.map(async (name) => {
+        const index = await snapshot.readJson<VersionIndex>(packagePaths(`${author}/${name}`).index);
+        if (!index) return;
+        index.versions.sort((a, b) => compareVersions(a.version, b.version));
+        catalog.set({ name: `${author}/${name}`, private: isPrivate, index, summary: await readSummary(snapshot, index) });
+      }),
+    );
+  }
+}
+
+/** Builds the catalog from the `main` of both repositories. */
+export async function loadCatalog(index: IndexRepo, privateIndex: IndexRepo): Promise<Catalog> {
+  const catalog = new Catalog();
+  await loadRepo(catalog, index, false);
+  await loadRepo(catalog, privateIndex, true);
+  return catalog;
+}

@@ -1,0 +1,97 @@
+import type { Snapshot, FileChange } from '../../index-repo/types.ts';
+import { fail } from '../errors.ts';
+import type { Bundle } from './bundle.ts';
+import type { Outline } from './outline.ts';
+import type { PackagesContext } from './packages.ts';
+import { summaryVersion } from './catalog.ts';
+import { checkDependencies } from './dependencies.ts';
+import { prepareNotification } from './notify.ts';
+import { encodeIndex, findVersion, packagePaths, withVersion, type VersionEntry, type VersionIndex } from './version-index.ts';
+
+export type PublishInput = {
+  outline: Outline;
+  bundle: Bundle;
+  /** Whether the publisher may see the private packages of `author` (for a private package's dependencies). */
+  mayReadPrivate: (author: string) => boolean;
+};
+
+export type Published = { name: string; version: string; sha256: string; commit: string };
+
+/** The entry a new version gets in `index.json`. */
+function entryFor(outline: Outline, bundle: Bundle, published: string): VersionEntry {
+  const dependencies: Record<string, string> = {};
+  for (const [name, range] of Object.entries(outline.dependencies)) dependencies[name] = range.text;
+  return {
+    version: outline.version,
+    'gren-version': outline.grenVersion.text,
+    platform: outline.platform,
+    dependencies,
+    sha256: bundle.sha256,
+    size: bundle.size,
+    published,
+    revoked: null,
+  };
+}
+
+/** The files of one publish, in the order readers should see them: bundle, gren.json, index.json last. */
+function publishChanges(outline: Outline, bundle: Bundle, next: VersionIndex): FileChange[] {
+  const paths = packagePaths(outline.name);
+  return [
+    { path: paths.bundle(outline.version), content: bundle.bytes },
+    { path: paths.outline(outline.version), content: Buffer.from(JSON.stringify(outline.raw, null, 4) + '\n') },
+    { path: paths.index, content: encodeIndex(next) },
+  ];
+}
+
+/** Which repository the package lives in; refuses a version whose `private` differs from the package's. */
+function visibility(ctx: PackagesContext, outline: Outline): boolean {
+  const existing = ctx.catalog.get(outline.name);
+  if (!existing) return outline.private;
+  if (existing.name !== outline.name) throw fail('name_mismatch', `This package is registered as ${existing.name}; publish it under that name.`);
+  if (existing.private !== outline.private) {
+    throw fail(
+      'visibility_mismatch',
+      existing.private
+        ? `${outline.name} is a private package: its versions must say "private": true.`
+        : `${outline.name} is a public package: its versions cannot say "private": true.`,
+    );
+  }
+  return existing.private;
+}
+
+/**
+ * Publishes one version: under the package's lock, decides the repository, then in that
+ * repository's serialised commit path re-checks the version against `main` and the
+ * dependencies, and commits bundle, gren.json and index.json as one commit.
+ */
+export async function publishVersion(ctx: PackagesContext, input: PublishInput): Promise<Published> {
+  const { outline, bundle } = input;
+  return ctx.lock(outline.name.toLowerCase(), async () => {
+    const isPrivate = visibility(ctx, outline);
+    const repo = isPrivate ? ctx.privateIndex : ctx.index;
+    const notification = isPrivate ? null : prepareNotification(ctx.notifier, ctx.log, { event: 'publish', package: outline.name, version: outline.version });
+    let done: { commit: string | null; result: VersionIndex };
+    try {
+      done = await repo.update(async (current: Snapshot) => {
+        const index = await current.readJson<VersionIndex>(packagePaths(outline.name).index);
+        const existing = findVersion(index, outline.version);
+        if (existing) {
+          throw fail('version_exists', `${outline.name} ${outline.version} is registered already${existing.revoked ? ' (revoked)' : ''}; publish a new version number.`);
+        }
+        checkDependencies(outline, { catalog: ctx.catalog, isPrivate, mayReadPrivate: input.mayReadPrivate });
+        const next = withVersion(index, outline.name, entryFor(outline, bundle, ctx.clock.now().toISOString()));
+        return { message: `Publish ${outline.name} ${outline.version}`, changes: publishChanges(outline, bundle, next), result: next };
+      });
+    } catch (err) {
+      notification?.abandoned();
+      throw err;
+    }
+    if (done.commit === null) throw new Error(`publishing ${outline.name} ${outline.version} made no commit`);
+    notification?.committed(done.commit);
+    const previous = ctx.catalog.get(outline.name);
+    const summary = previous && summaryVersion(done.result) !== outline.version ? previous.summary : outline.summary;
+    ctx.catalog.set({ name: outline.name, private: isPrivate, index: done.result, summary });
+    ctx.log.info('package_published', { package: outline.name, version: outline.version, private: isPrivate, commit: done.commit, size: bundle.size });
+    return { name: outline.name, version: outline.version, sha256: bundle.sha256, commit: done.commit };
+  });
+}
