@@ -36,7 +36,8 @@ test('a login mail carries the code and the link as PROTOCOL.md words them, and 
   t.is(code.length, 8);
   for (const c of code) t.true(codeAlphabet.includes(c), `${c} is in the alphabet`);
   t.regex(code, /^[^0O1IL]{8}$/);
-  t.true(link.startsWith(`${reg.url}/session/confirm/`));
+  t.regex(link, /^http:\/\/127\.0\.0\.1:\d+\/session\/confirm\?secret=[A-Za-z0-9_-]{43}$/);
+  t.true(link.startsWith(`${reg.url}/session/confirm?secret=`));
 
   const { sessionToken } = await expectJson(await fetchWith(reg, { fetchSessionToken, emailConfirmationCode: code }), 200);
   t.is(typeof sessionToken, 'string');
@@ -233,9 +234,11 @@ test('the link way: 202 pending while the link is not opened, then 200 once it i
 
 test('an unknown link answers a page saying so', async (t) => {
   const reg = await start(t);
-  const page = await fetch(`${reg.url}/session/confirm/not-a-secret`);
-  t.is(page.status, 400);
-  t.regex(await page.text(), /not known/);
+  for (const link of ['/session/confirm?secret=not-a-secret', '/session/confirm', '/session/confirm?secret=a&secret=b']) {
+    const page = await fetch(`${reg.url}${link}`);
+    t.is(page.status, 400);
+    t.regex(await page.text(), /not known/);
+  }
 });
 
 test('closing the registry releases a fetch held for the link at once', async (t) => {

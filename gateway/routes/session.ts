@@ -14,7 +14,7 @@ export function sessionRoutes(deps: AppDeps): Router {
   const router = new Router();
   router.post('/session', (ctx) => requestLogin(deps, ctx));
   router.post('/session/fetch', (ctx) => fetchSession(deps, ctx));
-  router.get('/session/confirm/:secret', (ctx) => confirmByLink(deps, ctx));
+  router.get('/session/confirm', (ctx) => confirmByLink(deps, ctx));
   router.get('/session', (ctx) => whoAmI(deps, ctx));
   router.delete('/session', (ctx) => logOut(deps, ctx));
   return router;
@@ -25,7 +25,8 @@ async function requestLogin(deps: AppDeps, ctx: Koa.Context) {
   const release = deps.accounts.limits.loginMail(email, ctx.ip);
   const login = deps.accounts.logins.start(email);
   try {
-    const link = `${deps.config.registryUrl}/session/confirm/${login.linkSecret}`;
+    // The secret goes in the query, which the request log never records.
+    const link = `${deps.config.registryUrl}/session/confirm?secret=${login.linkSecret}`;
     await deps.mailer.sendLogin({ to: email, code: login.code, link, validMinutes: Math.round(deps.accounts.settings.codeLifetimeMs / 60_000) });
   } catch (err) {
     deps.accounts.logins.discard(login.id);
@@ -104,7 +105,8 @@ function confirmByLink(deps: AppDeps, ctx: Koa.Context) {
     ctx.body = '';
     return;
   }
-  const outcome = deps.accounts.logins.confirmLink(String(ctx.params.secret));
+  const secret = ctx.query.secret;
+  const outcome = deps.accounts.logins.confirmLink(typeof secret === 'string' ? secret : '');
   if (outcome.kind === 'refused') {
     deps.log.warn('login_link_refused', { reason: outcome.reason });
     ctx.status = catalog.invalid_code.status;

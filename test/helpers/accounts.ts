@@ -9,6 +9,10 @@ export { expectError, call, expectJson } from './http.ts';
 /** A registry that sends its login mail to a real SMTP server started for it. */
 export type MailRegistry = TestRegistry & { smtp: TestSmtp };
 
+/** What the builders below need of a registry: its URL (and, to log in, the SMTP server it mails to). */
+export type Reachable = Pick<TestRegistry, 'url'>;
+export type Mailing = Reachable & { smtp: TestSmtp };
+
 /**
  * Starts an SMTP server on a free port (or uses `smtp`), then a registry with SMTP_URL set to it.
  * `close()` closes the registry, then the SMTP server it started.
@@ -47,13 +51,13 @@ export function readLoginMail(mail: ReceivedMail): { code: string; link: string 
 }
 
 /** Asks for a login mail: `POST /session`, answering the fetch token. */
-export async function requestLogin(reg: MailRegistry, email: string): Promise<string> {
+export async function requestLogin(reg: Reachable, email: string): Promise<string> {
   const { fetchSessionToken } = await expectJson<{ fetchSessionToken: string }>(await call(reg.url, 'POST', '/session', { body: { email } }), 200);
   return fetchSessionToken;
 }
 
 /** Logs `email` in through the real mail: asks for a code, reads it from the mail, trades it for a session token. */
-export async function loggedIn(reg: MailRegistry, email: string): Promise<string> {
+export async function loggedIn(reg: Mailing, email: string): Promise<string> {
   const fetchSessionToken = await requestLogin(reg, email);
   const { code } = readLoginMail(await reg.smtp.waitForMail(email));
   const res = await call(reg.url, 'POST', '/session/fetch', { body: { fetchSessionToken, emailConfirmationCode: code } });
@@ -62,19 +66,19 @@ export async function loggedIn(reg: MailRegistry, email: string): Promise<string
 }
 
 /** Creates a publishing identity whose first admin is the owner of `token`. */
-export async function createIdentity(reg: TestRegistry, token: string, name: string): Promise<void> {
+export async function createIdentity(reg: Reachable, token: string, name: string): Promise<void> {
   await expectJson(await call(reg.url, 'POST', '/publishing-identity', { token, body: { name } }), 201);
 }
 
 /** Adds `email` to `identity` with `role` (or changes its role), as an admin of it. */
-export async function addMember(reg: TestRegistry, adminToken: string, identity: string, email: string, role: Role): Promise<void> {
+export async function addMember(reg: Reachable, adminToken: string, identity: string, email: string, role: Role): Promise<void> {
   const path = `/publishing-identity/${encodeURIComponent(identity)}/members/${encodeURIComponent(email)}`;
   await expectJson(await call(reg.url, 'PUT', path, { token: adminToken, body: { role } }), 200);
 }
 
 /** Creates an automation token as the owner of `sessionToken`; answers the token's secret and id. */
 export async function createToken(
-  reg: TestRegistry,
+  reg: Reachable,
   sessionToken: string,
   body: { name?: string; identity: string; role: 'download' | 'publish'; expiresInDays?: number },
 ): Promise<{ id: string; token: string }> {

@@ -1,0 +1,186 @@
+import test from 'ava';
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { DatabaseSync } from 'node:sqlite';
+import {
+  call,
+  createIdentity,
+  createToken,
+  expectError,
+  expectJson,
+  loggedIn,
+  readLoginMail,
+  requestLogin,
+  startRegistryWithMail,
+  type MailRegistry,
+} from './helpers/accounts.ts';
+import { startSmtp } from './helpers/smtp.ts';
+import { freePort, tempDir } from './helpers/registry.ts';
+import { openAccounts } from '../gateway/accounts/accounts.ts';
+import { migrations } from '../gateway/accounts/migrations.ts';
+import { memoryLogger } from '../gateway/log.ts';
+import { systemClock } from '../gateway/clock.ts';
+
+/** Every file under `dir`, read as bytes. */
+function filesUnder(dir: string): Array<{ file: string; bytes: Buffer }> {
+  return fs.readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => {
+      const file = path.join(entry.parentPath, entry.name);
+      return { file, bytes: fs.readFileSync(file) };
+    });
+}
+
+/** The secrets a login hands out, and the session it gives. */
+async function loginByCode(reg: MailRegistry, email: string) {
+  const fetchToken = await requestLogin(reg, email);
+  const { code, link } = readLoginMail(await reg.smtp.waitForMail(email));
+  const { sessionToken } = await expectJson(await call(reg.url, 'POST', '/session/fetch', { body: { fetchSessionToken: fetchToken, emailConfirmationCode: code } }), 200);
+  return { fetchToken, code, link, sessionToken: sessionToken as string };
+}
+
+async function loginByLink(reg: MailRegistry, email: string) {
+  const fetchToken = await requestLogin(reg, email);
+  const { code, link } = readLoginMail(await reg.smtp.waitForMail(email));
+  const page = await fetch(link);
+  if (page.status !== 200) throw new Error(`The link answered ${page.status}.`);
+  const { sessionToken } = await expectJson(await call(reg.url, 'POST', '/session/fetch', { body: { fetchSessionToken: fetchToken } }), 200);
+  return { fetchToken, code, link, sessionToken: sessionToken as string };
+}
+
+test('no token, code or link secret is in any file of the data folder, nor in the log', async (t) => {
+  const reg = await startRegistryWithMail();
+  t.teardown(() => reg.close());
+  const byCode = await loginByCode(reg, 'robin@example.com');
+  const byLink = await loginByLink(reg, 'kim@example.com');
+  const loggedOut = await loginByCode(reg, 'lee@example.com');
+  await expectJson(await call(reg.url, 'DELETE', '/session', { token: loggedOut.sessionToken }), 200);
+  const pendingFetch = await requestLogin(reg, 'pending@example.com');
+  const pending = readLoginMail(await reg.smtp.waitForMail('pending@example.com'));
+  await createIdentity(reg, byCode.sessionToken, 'gren-lang');
+  const token = await createToken(reg, byCode.sessionToken, { identity: 'gren-lang', role: 'publish' });
+  await expectJson(await call(reg.url, 'GET', '/session', { token: token.token }), 200);
+
+  const secrets = new Map<string, string>();
+  for (const [who, login] of Object.entries({ byCode, byLink, loggedOut })) {
+    secrets.set(`${who} fetch token`, login.fetchToken);
+    secrets.set(`${who} code`, login.code);
+    secrets.set(`${who} link secret`, new URL(login.link).searchParams.get('secret')!);
+    secrets.set(`${who} session token`, login.sessionToken);
+  }
+  secrets.set('pending fetch token', pendingFetch);
+  secrets.set('pending code', pending.code);
+  secrets.set('pending link secret', new URL(pending.link).searchParams.get('secret')!);
+  secrets.set('automation token', token.token);
+  // The random part alone, too, in case a prefix were stored apart from it.
+  for (const [what, secret] of [...secrets]) if (/^gr[a-z]_/.test(secret)) secrets.set(`${what} (random part)`, secret.slice(4));
+
+  const scan = () => {
+    const files = filesUnder(reg.dataDir);
+    for (const { file, bytes } of files) {
+      for (const [what, secret] of secrets) t.false(bytes.includes(secret), `${what} found in ${path.relative(reg.dataDir, file)}`);
+    }
+    return files.map(({ file }) => path.relative(reg.dataDir, file));
+  };
+  const whileRunning = scan();
+  t.true(whileRunning.includes('accounts.sqlite-wal'), 'the write-ahead log was scanned');
+  t.true(fs.statSync(path.join(reg.dataDir, 'accounts.sqlite-wal')).size > 0);
+  const logText = reg.log.lines.map((line) => JSON.stringify(line)).join('\n');
+  for (const [what, secret] of secrets) t.false(logText.includes(secret), `${what} found in the log`);
+
+  await reg.close();
+  t.true(scan().includes('accounts.sqlite'));
+});
+
+test('a restart on the same data folder keeps every session, token, identity and login in progress', async (t) => {
+  const smtp = await startSmtp();
+  t.teardown(() => smtp.close());
+  const first = await startRegistryWithMail({ smtp });
+  const robin = await loggedIn(first, 'robin@example.com');
+  const kim = await loggedIn(first, 'kim@example.com');
+  const gone = await loggedIn(first, 'kim@example.com');
+  await expectJson(await call(first.url, 'DELETE', '/session', { token: gone }), 200);
+  await createIdentity(first, robin, 'gren-lang');
+  await expectJson(await call(first.url, 'PUT', '/publishing-identity/gren-lang/members/kim@example.com', { token: robin, body: { role: 'publish' } }), 200);
+  const token = await createToken(first, kim, { identity: 'gren-lang', role: 'publish' });
+  const fetchSessionToken = await requestLogin(first, 'lee@example.com');
+  const { code } = readLoginMail(await smtp.waitForMail('lee@example.com'));
+  await first.close();
+
+  const second = await startRegistryWithMail({ smtp, dataDir: first.dataDir });
+  t.teardown(() => second.close());
+  t.deepEqual(await expectJson(await call(second.url, 'GET', '/session', { token: robin }), 200), {
+    email: 'robin@example.com',
+    identities: [{ name: 'gren-lang', role: 'admin' }],
+  });
+  t.deepEqual((await expectJson(await call(second.url, 'GET', '/session', { token: kim }), 200)).identities, [{ name: 'gren-lang', role: 'publish' }]);
+  await expectError(await call(second.url, 'GET', '/session', { token: gone }), 401, 'unauthorized');
+  t.deepEqual((await expectJson(await call(second.url, 'GET', '/session', { token: token.token }), 200)).identities, [{ name: 'gren-lang', role: 'publish' }]);
+  await expectJson(await call(second.url, 'POST', '/session/fetch', { body: { fetchSessionToken, emailConfirmationCode: code } }), 200);
+});
+
+test('a login confirmed just before the process is killed (SIGKILL) survives', async (t) => {
+  const smtp = await startSmtp();
+  t.teardown(() => smtp.close());
+  const dataDir = tempDir();
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const child = spawn(process.execPath, ['scripts/start.ts'], {
+    env: { ...process.env, PORT: String(port), REGISTRY_DATA: dataDir, REGISTRY_URL: url, SMTP_URL: smtp.url },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  t.teardown(() => child.kill('SIGKILL'));
+  await new Promise<void>((resolve, reject) => {
+    let seen = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      seen += chunk.toString('utf8');
+      if (seen.includes('"event":"listening"')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`the registry exited with ${code}: ${seen}`)));
+  });
+  const remote = { url, smtp };
+  const session = await loggedIn(remote, 'robin@example.com');
+  await createIdentity(remote, session, 'gren-lang');
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGKILL');
+  await exited;
+
+  const again = await startRegistryWithMail({ smtp, dataDir });
+  t.teardown(() => again.close());
+  t.deepEqual(await expectJson(await call(again.url, 'GET', '/session', { token: session }), 200), {
+    email: 'robin@example.com',
+    identities: [{ name: 'gren-lang', role: 'admin' }],
+  });
+});
+
+test('migrations run once, and a second connection (an ops tool) works beside the registry’s', (t) => {
+  const dir = tempDir();
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'accounts.sqlite');
+  const open = () => openAccounts({ file, clock: systemClock, log: memoryLogger() });
+  const registry = open();
+  const tool = open();
+  t.teardown(() => {
+    tool.close();
+    registry.close();
+  });
+  t.is((registry.db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version, migrations.length);
+  t.is((registry.db.prepare('PRAGMA journal_mode').get() as { journal_mode: string }).journal_mode, 'wal');
+
+  tool.identities.create('imported', 'robin@example.com');
+  t.is(registry.identities.roleOf('robin@example.com', 'imported'), 'admin');
+  const { token } = registry.sessions.create(registry.users.ensure('robin@example.com').id);
+  t.is(tool.authenticate(token)?.email, 'robin@example.com');
+});
+
+test('a database from a newer registry is refused rather than misread', (t) => {
+  const dir = tempDir();
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'accounts.sqlite');
+  openAccounts({ file, clock: systemClock, log: memoryLogger() }).close();
+  const db = new DatabaseSync(file);
+  db.exec(`PRAGMA user_version = ${migrations.length + 1}`);
+  db.close();
+  t.throws(() => openAccounts({ file, clock: systemClock, log: memoryLogger() }), { message: /newer than this registry knows/ });
+});
