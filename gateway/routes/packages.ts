@@ -6,6 +6,7 @@ import { readJson } from '../body.ts';
 import { fail } from '../errors.ts';
 import { readBundle } from '../packages/bundle.ts';
 import { validateOutline } from '../packages/outline.ts';
+import { notModified } from '../packages/etag.ts';
 import { isAuthor, isName } from '../packages/package-name.ts';
 import { isVersion } from '../packages/range.ts';
 
@@ -91,8 +92,7 @@ function listPackages(deps: AppDeps, ctx: Koa.Context) {
   ctx.set('Cache-Control', 'no-cache');
   ctx.type = 'application/json; charset=utf-8';
   ctx.etag = etag;
-  ctx.status = 200;
-  if (ctx.fresh) {
+  if (notModified(ctx.get('If-None-Match'), ctx.response.get('ETag'))) {
     ctx.status = 304;
     return;
   }

@@ -3,6 +3,7 @@ import type Koa from 'koa';
 import type { AppDeps } from '../app.ts';
 import { principalOf } from '../authenticate.ts';
 import { fail } from '../errors.ts';
+import { notModified } from '../packages/etag.ts';
 import { isAuthor, isName } from '../packages/package-name.ts';
 import { isVersion } from '../packages/range.ts';
 import { packagePaths } from '../packages/version-index.ts';
@@ -35,8 +36,7 @@ async function serve(deps: AppDeps, ctx: Koa.Context, pick: (paths: Paths, versi
   ctx.set('Cache-Control', isBundle ? 'private, max-age=31536000, immutable' : 'private, no-cache');
   ctx.set('Vary', 'Authorization');
   ctx.type = isBundle ? 'application/gzip' : 'application/json; charset=utf-8';
-  ctx.status = 200;
-  if (ctx.fresh) {
+  if (notModified(ctx.get('If-None-Match'), ctx.response.get('ETag'))) {
     ctx.status = 304;
     return;
   }
