@@ -3,7 +3,7 @@ import type { Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import type { Principal } from '../permissions.ts';
 import type { RateLimit } from '../rate-limit.ts';
-import { openDatabase, transaction } from './database.ts';
+import { openDatabase } from './database.ts';
 import { createUsers, type Users } from './users.ts';
 import { createSessions, type Sessions } from './sessions.ts';
 import { createLoginRequests, type LoginRequests } from './login-requests.ts';
@@ -112,7 +112,7 @@ export function openAccounts(options: AccountsOptions): Accounts {
     tokens,
     limits,
     authenticate(secret) {
-      return transaction(db, () => principalFor(secret, sessions, tokens));
+      return principalFor(secret, sessions, tokens);
     },
     waitForConfirmation(requestId, ms, signal) {
       return waiting ? waiters.wait(requestId, ms, signal) : Promise.resolve();

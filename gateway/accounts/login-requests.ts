@@ -35,6 +35,7 @@ type Row = {
   email: string;
   fetch_hash: Uint8Array;
   code_hash: Uint8Array;
+  link_hash: Uint8Array;
   expires: number;
   wrong_codes: number;
   confirmed: number | null;
@@ -43,6 +44,34 @@ type Row = {
 
 /** Requests are deleted a day after they expire: long enough to answer "expired" rather than "unknown". */
 const keepExpiredMs = 24 * 60 * 60 * 1000;
+
+function prepare(db: DatabaseSync) {
+  const columns = 'id, email, fetch_hash, code_hash, link_hash, expires, wrong_codes, confirmed, used';
+  return {
+    byFetch: db.prepare(`SELECT ${columns} FROM login_requests WHERE fetch_hash = ?`),
+    byLink: db.prepare(`SELECT ${columns} FROM login_requests WHERE link_hash = ?`),
+    insert: db.prepare(
+      'INSERT INTO login_requests (email, fetch_hash, code_hash, link_hash, created, expires) VALUES (?, ?, ?, ?, ?, ?) RETURNING id',
+    ),
+    prune: db.prepare('DELETE FROM login_requests WHERE expires < ?'),
+    remove: db.prepare('DELETE FROM login_requests WHERE id = ?'),
+    wrong: db.prepare('UPDATE login_requests SET wrong_codes = wrong_codes + 1 WHERE id = ?'),
+    confirm: db.prepare('UPDATE login_requests SET confirmed = ? WHERE id = ? AND confirmed IS NULL'),
+    use: db.prepare('UPDATE login_requests SET used = ? WHERE id = ? AND used IS NULL'),
+  };
+}
+
+/** Why a request can no longer give a session, in the order a person should hear it; null while it can. */
+function closedReason(row: Row, options: LoginRequestOptions, now: number): LoginRefusal | null {
+  if (row.used !== null) return 'used';
+  if (row.wrong_codes >= options.maxWrongCodes) return 'dead';
+  if (row.expires <= now) return 'expired';
+  return null;
+}
+
+function refused(reason: LoginRefusal, options: LoginRequestOptions, row?: Row): LoginOutcome {
+  return { kind: 'refused', reason, triesLeft: row ? Math.max(0, options.maxWrongCodes - row.wrong_codes) : 0 };
+}
 
 export function createLoginRequests(deps: {
   db: DatabaseSync;
@@ -53,36 +82,21 @@ export function createLoginRequests(deps: {
 }): LoginRequests {
   const { db, clock, options, issueSession } = deps;
   const now = () => clock.now().getTime();
-  const columns = 'id, email, fetch_hash, code_hash, expires, wrong_codes, confirmed, used';
-  const byFetch = db.prepare(`SELECT ${columns} FROM login_requests WHERE fetch_hash = ?`);
-  const byLink = db.prepare(`SELECT ${columns} FROM login_requests WHERE link_hash = ?`);
-  const insert = db.prepare(
-    'INSERT INTO login_requests (email, fetch_hash, code_hash, link_hash, created, expires) VALUES (?, ?, ?, ?, ?, ?) RETURNING id',
-  );
-  const prune = db.prepare('DELETE FROM login_requests WHERE expires < ?');
-  const remove = db.prepare('DELETE FROM login_requests WHERE id = ?');
-  const wrong = db.prepare('UPDATE login_requests SET wrong_codes = wrong_codes + 1 WHERE id = ?');
-  const confirm = db.prepare('UPDATE login_requests SET confirmed = ? WHERE id = ? AND confirmed IS NULL');
-  const use = db.prepare('UPDATE login_requests SET used = ? WHERE id = ? AND used IS NULL');
-
+  const sql = prepare(db);
   const find = (fetchToken: string): Row | null => {
     const hash = hashSecret(fetchToken);
-    const row = byFetch.get(hash) as Row | undefined;
+    const row = sql.byFetch.get(hash) as Row | undefined;
     return row && sameHash(row.fetch_hash, hash) ? row : null;
   };
-  const closedReason = (row: Row): LoginRefusal | null => {
-    if (row.used !== null) return 'used';
-    if (row.wrong_codes >= options.maxWrongCodes) return 'dead';
-    if (row.expires <= now()) return 'expired';
-    return null;
+  /** The request of a fetch token while it can still give a session, else the refusal. */
+  const open = (fetchToken: string): Row | LoginOutcome => {
+    const row = find(fetchToken);
+    if (!row) return refused('unknown', options);
+    const closed = closedReason(row, options, now());
+    return closed ? refused(closed, options, row) : row;
   };
-  const refused = (reason: LoginRefusal, row?: Row): LoginOutcome => ({
-    kind: 'refused',
-    reason,
-    triesLeft: row ? Math.max(0, options.maxWrongCodes - row.wrong_codes) : 0,
-  });
   const giveSession = (row: Row): LoginOutcome => {
-    use.run(now(), row.id);
+    sql.use.run(now(), row.id);
     return { kind: 'session', token: issueSession(row.email), email: row.email, requestId: row.id };
   };
 
@@ -94,46 +108,39 @@ export function createLoginRequests(deps: {
       const created = now();
       const expires = created + options.codeLifetimeMs;
       const id = transaction(db, () => {
-        prune.run(created - keepExpiredMs);
-        const row = insert.get(email, hashSecret(fetchToken), hashCode(fetchToken, code), hashSecret(linkSecret), created, expires) as { id: number };
+        sql.prune.run(created - keepExpiredMs);
+        const row = sql.insert.get(email, hashSecret(fetchToken), hashCode(fetchToken, code), hashSecret(linkSecret), created, expires) as { id: number };
         return row.id;
       });
       return { id, fetchToken, code, linkSecret, expires: new Date(expires) };
     },
     discard(id) {
-      remove.run(id);
+      sql.remove.run(id);
     },
     redeemCode(fetchToken, code) {
       return transaction(db, () => {
-        const row = find(fetchToken);
-        if (!row) return refused('unknown');
-        const closed = closedReason(row);
-        if (closed) return refused(closed, row);
-        if (!sameHash(row.code_hash, hashCode(fetchToken, code))) {
-          wrong.run(row.id);
-          const after = { ...row, wrong_codes: row.wrong_codes + 1 };
-          return refused(after.wrong_codes >= options.maxWrongCodes ? 'dead' : 'wrong', after);
-        }
-        return giveSession(row);
+        const row = open(fetchToken);
+        if ('kind' in row) return row;
+        if (sameHash(row.code_hash, hashCode(fetchToken, code))) return giveSession(row);
+        sql.wrong.run(row.id);
+        const after = { ...row, wrong_codes: row.wrong_codes + 1 };
+        return refused(after.wrong_codes >= options.maxWrongCodes ? 'dead' : 'wrong', options, after);
       });
     },
     collect(fetchToken) {
       return transaction(db, () => {
-        const row = find(fetchToken);
-        if (!row) return refused('unknown');
-        const closed = closedReason(row);
-        if (closed) return refused(closed, row);
-        if (row.confirmed === null) return { kind: 'pending', requestId: row.id };
-        return giveSession(row);
+        const row = open(fetchToken);
+        if ('kind' in row) return row;
+        return row.confirmed === null ? { kind: 'pending', requestId: row.id } : giveSession(row);
       });
     },
     confirmLink(linkSecret) {
       const hash = hashSecret(linkSecret);
-      const row = byLink.get(hash) as Row | undefined;
-      if (!row) return { kind: 'refused', reason: 'unknown' };
-      const closed = closedReason(row);
+      const row = sql.byLink.get(hash) as Row | undefined;
+      if (!row || !sameHash(row.link_hash, hash)) return { kind: 'refused', reason: 'unknown' };
+      const closed = closedReason(row, options, now());
       if (closed) return { kind: 'refused', reason: closed };
-      confirm.run(now(), row.id);
+      sql.confirm.run(now(), row.id);
       return { kind: 'confirmed', requestId: row.id, email: row.email };
     },
   };
