@@ -111,7 +111,7 @@ test.serial('one name cannot be both: racing public and private first publishes 
   );
   const won = answers.map((res, i) => ({ res, private: i % 2 === 0 })).filter((a) => a.res.status === 201);
   t.true(won.length >= 1);
-  const side = won[0]?.private;
+  const side = won[0]?.private === true;
   t.true(won.every((a) => a.private === side), 'every accepted version has the visibility of the first');
   for (const { res } of answers.map((res, i) => ({ res, private: i % 2 === 0 })).filter((a) => a.private !== side)) {
     await expectError(res, 422, 'visibility_mismatch', t);
