@@ -5,7 +5,7 @@ const escape = (text: string) =>
 
 const refusals: Record<LoginRefusal, string> = {
   unknown: 'This link is not known here. Ask for a new one by logging in again.',
-  expired: 'This link has expired (links work for 15 minutes). Ask for a new one by logging in again.',
+  expired: 'This link has expired. Ask for a new one by logging in again.',
   used: 'This login has been completed already. Nothing more to do.',
   dead: 'This login was closed after too many wrong codes. Ask for a new one by logging in again.',
   wrong: 'This link does not work. Ask for a new one by logging in again.',
