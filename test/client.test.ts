@@ -4,14 +4,17 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { startRegistryWithMail, readLoginMail, type MailRegistry } from './helpers/accounts.ts';
 import { freePort, tempDir } from './helpers/registry.ts';
+import { fixturesDir } from './helpers/bundle.ts';
+import { buildBundle } from '../scripts/client/bundle.ts';
 
 const cli = path.resolve(import.meta.dirname, '../scripts/gren-registry.ts');
 
 type Run = { code: number | null; stdout: string; stderr: string };
 
 /** The client as a person starts it: its own process, HOME in a temporary folder, stdin left open. */
-function startClient(args: string[], options: { home: string; registry?: string; env?: Record<string, string> }) {
+function startClient(args: string[], options: { home: string; registry?: string; env?: Record<string, string>; cwd?: string }) {
   const child = spawn(process.execPath, [cli, ...args], {
+    ...(options.cwd ? { cwd: options.cwd } : {}),
     env: {
       PATH: process.env['PATH'] ?? '',
       HOME: options.home,
@@ -32,7 +35,7 @@ function startClient(args: string[], options: { home: string; registry?: string;
 }
 
 /** Runs the client to its end with `input` typed on stdin (then closed). */
-function runClient(args: string[], options: { home: string; registry?: string; env?: Record<string, string>; input?: string }): Promise<Run> {
+function runClient(args: string[], options: { home: string; registry?: string; env?: Record<string, string>; input?: string; cwd?: string }): Promise<Run> {
   const started = startClient(args, options);
   started.child.stdin.end(options.input ?? '');
   return started.done;
@@ -46,7 +49,7 @@ async function eventually(check: () => boolean, what: string, timeoutMs = 10_000
   }
 }
 
-type World = { reg: MailRegistry; home: string; run(args: string[], extra?: { input?: string; env?: Record<string, string> }): Promise<Run> };
+type World = { reg: MailRegistry; home: string; run(args: string[], extra?: { input?: string; env?: Record<string, string>; cwd?: string }): Promise<Run> };
 
 async function world(t: { teardown(fn: () => unknown): void }): Promise<World> {
   const reg = await startRegistryWithMail();
@@ -203,8 +206,9 @@ test('every command has --help; unknown commands and options are usage errors (e
   t.is(overview.code, 0);
   const names = [...overview.stdout.matchAll(/^ {2}([a-z]+(?: [a-z]+)?)(?= [A-Z[]| {2})/gm)].map((m) => m[1] as string);
   t.true(names.length >= 16, names.join(','));
-  for (const name of names) {
-    const help = await runClient([...name.split(' '), '--help'], { home });
+  const helps = await Promise.all(names.map((name) => runClient([...name.split(' '), '--help'], { home })));
+  for (const [index, help] of helps.entries()) {
+    const name = names[index] as string;
     t.is(help.code, 0, name);
     t.true(help.stdout.startsWith(`Usage: gren-registry ${name}`), `${name}: ${help.stdout.slice(0, 80)}`);
   }
@@ -227,4 +231,137 @@ test('a registry that cannot be reached is one clear sentence, and --json makes 
   t.is(answer.message, `Could not reach the registry at ${closed} (ECONNREFUSED).`);
   const human = await runClient(['latest', 'gren-lang/core'], { home, registry: closed });
   t.is(human.stderr, `Error: Could not reach the registry at ${closed} (ECONNREFUSED). [unreachable]\nCheck that it is running, or give its address with --registry or GREN_REGISTRY.\n`);
+});
+
+/** A package folder as a person keeps one: gren.json, modules in src/, kernel code, and files that are not published. */
+function packageFolder(t: { teardown(fn: () => unknown): void }, version: string): string {
+  const dir = tempDir('gren-package-');
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const outline = {
+    type: 'package',
+    platform: 'common',
+    name: 'gren-lang/example',
+    summary: 'An example package',
+    license: 'BSD-3-Clause',
+    version,
+    'exposed-modules': ['Example'],
+    'gren-version': '0.6.0 <= v < 0.7.0',
+    dependencies: { 'gren-lang/core': '7.0.0 <= v < 8.0.0' },
+  };
+  const files: Record<string, string> = {
+    'gren.json': JSON.stringify(outline, null, 4),
+    'src/Example.gren': 'module Example exposing (answer)\n\nanswer : Int\nanswer = 42\n',
+    'src/Gren/Kernel/Example.js': 'var _Example_answer = 42;\n',
+    'README.md': '# Example\n',
+    'tests/src/Test.gren': 'module Test exposing (..)\n',
+  };
+  for (const [name, content] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
+    fs.writeFileSync(path.join(dir, name), content);
+  }
+  return dir;
+}
+
+test('a person publishes a fixture bundle and a package folder, revokes, and asks latest, previous and versions', async (t) => {
+  const w = await world(t);
+  await logIn(w, 'robin@example.com');
+  t.is((await w.run(['identity', 'create', 'gren-lang'])).code, 0);
+
+  const core = await w.run(['publish', path.join(fixturesDir, 'gren_lang_core__7_0_0.pkg.gz')]);
+  t.is(core.code, 0, core.stderr);
+  t.regex(core.stderr, /^Publishing gren-lang\/core 7\.0\.0 to http:\/\/127\.0\.0\.1:\d+$/m);
+  t.regex(core.stderr, /^ {2}modules {3}45 \(17 kernel\), bundle 100\.9 KiB$/m);
+  t.regex(core.stderr, /^Uploading 100\.9 KiB\n {2}25% .*\n {2}50% .*\n {2}75% .*\n {2}100% \(100\.9 KiB\)$/m);
+  t.regex(core.stdout, /^Published gren-lang\/core 7\.0\.0\.\n {2}sha256 {2}[0-9a-f]{64}\n {2}commit {2}[0-9a-f]{40}\n$/);
+
+  const folder = packageFolder(t, '1.0.0');
+  const first = await w.run(['publish', '--json'], { cwd: folder });
+  t.is(first.code, 0, first.stderr);
+  const published = JSON.parse(first.stdout);
+  t.like(published, { name: 'gren-lang/example', version: '1.0.0' });
+  const served = Buffer.from(await (await fetch(`${w.reg.url}/index/packages/gren-lang/example/1.0.0/bundle.pkg.gz`)).arrayBuffer());
+  t.deepEqual(served, (await buildBundle(folder)).bytes, 'the registry holds exactly the bundle gren would build from the folder');
+  t.regex(first.stderr, /^ {2}depends {3}gren-lang\/core 7\.0\.0 <= v < 8\.0\.0$/m);
+
+  fs.writeFileSync(path.join(folder, 'gren.json'), fs.readFileSync(path.join(folder, 'gren.json'), 'utf8').replace('"1.0.0"', '"1.0.1"'));
+  t.is((await w.run(['publish', folder])).code, 0);
+  t.is((await w.run(['latest', 'gren-lang/example'])).stdout, '1.0.1\n');
+
+  const revoked = await w.run(['revoke', 'gren-lang/example', '1.0.1', '--reason', 'Answers 41']);
+  t.is(revoked.code, 0, revoked.stderr);
+  t.regex(revoked.stdout, /^Revoked gren-lang\/example 1\.0\.1 on \d{4}-\d\d-\d\dT/);
+  t.is((await w.run(['latest', 'gren-lang/example'])).stdout, '1.0.0\n');
+  t.is((await w.run(['latest', 'gren-lang/example', '--gren', '0.6.2'])).stdout, '1.0.0\n');
+  t.is((await w.run(['previous', 'gren-lang/example', '1.0.1'])).stdout, '1.0.0\n');
+  t.deepEqual(JSON.parse((await w.run(['previous', 'gren-lang/core', '7.4.0', '--json'])).stdout), { version: '7.0.0' });
+  const none = await w.run(['latest', 'gren-lang/example', '--gren', '0.5.0']);
+  t.is(none.code, 1);
+  t.regex(none.stderr, /\[no_matching_version\]/);
+
+  const versions = await w.run(['versions', 'gren-lang/example']);
+  t.regex(versions.stdout, /^gren-lang\/example\n {2}1\.0\.0 {2}\d{4}-\d\d-\d\d {2}gren 0\.6\.0 <= v < 0\.7\.0\n {2}1\.0\.1 {2}\d{4}-\d\d-\d\d {2}revoked \d{4}-\d\d-\d\d: Answers 41\n$/);
+
+  const again = await w.run(['publish', folder]);
+  t.is(again.code, 1);
+  t.regex(again.stderr, /^Error: gren-lang\/example 1\.0\.1 is registered already \(revoked\).* \[version_exists\]$/m);
+  const noReason = await w.run(['revoke', 'gren-lang/example', '1.0.0']);
+  t.is(noReason.code, 2);
+  t.regex(noReason.stderr, /--reason is required/);
+
+  t.is((await w.run(['logout'])).code, 0);
+  const anonymous = await w.run(['publish', folder]);
+  t.is(anonymous.code, 1);
+  t.regex(anonymous.stderr, /\[not_logged_in\]/);
+});
+
+test('publish refuses what is not a package before uploading, and shows the registry refusals of what it uploads', async (t) => {
+  const w = await world(t);
+  await logIn(w, 'robin@example.com');
+  t.is((await w.run(['identity', 'create', 'gren-lang'])).code, 0);
+
+  const application = await w.run(['publish', path.join(fixturesDir, 'gren_lang_core__6_0_1.pkg.gz')]);
+  t.is(application.code, 1);
+  t.regex(application.stderr, /does not hold a package: its gren\.json needs "type": "package".* \[invalid_package\]/);
+  t.notRegex(application.stderr, /Uploading/);
+
+  const missingDependency = await w.run(['publish', path.join(fixturesDir, 'gren_lang_url__6_0_0.pkg.gz')]);
+  t.is(missingDependency.code, 1);
+  t.regex(missingDependency.stderr, /gren-lang\/core has no published, unrevoked version.* \[unknown_dependency\]$/m);
+
+  const notMine = await w.run(['publish', path.join(fixturesDir, 'blaix_gren_ws4sql__4_0_0.pkg.gz'), '--json']);
+  t.is(notMine.code, 1);
+  t.like(JSON.parse(notMine.stdout), { error: 'not_found' } as object);
+
+  const big = tempDir('gren-big-');
+  t.teardown(() => fs.rmSync(big, { recursive: true, force: true }));
+  fs.mkdirSync(path.join(big, 'src'));
+  fs.writeFileSync(path.join(big, 'gren.json'), fs.readFileSync(path.join(packageFolder(t, '2.0.0'), 'gren.json')));
+  fs.writeFileSync(path.join(big, 'src', 'Example.gren'), (await import('node:crypto')).randomBytes(12 * 1024 * 1024).toString('base64'));
+  const tooLarge = await w.run(['publish', big]);
+  t.is(tooLarge.code, 1);
+  t.regex(tooLarge.stderr, /\[too_large\]/);
+});
+
+test('a private package is published from its folder and shown to members only', async (t) => {
+  const w = await world(t);
+  await logIn(w, 'robin@example.com');
+  t.is((await w.run(['identity', 'create', 'gren-lang'])).code, 0);
+  t.is((await w.run(['publish', path.join(fixturesDir, 'gren_lang_core__7_0_0.pkg.gz')])).code, 0);
+  const folder = packageFolder(t, '1.0.0');
+  const outline = JSON.parse(fs.readFileSync(path.join(folder, 'gren.json'), 'utf8'));
+  fs.writeFileSync(path.join(folder, 'gren.json'), JSON.stringify({ ...outline, private: true }, null, 4));
+
+  const published = await w.run(['publish', folder]);
+  t.is(published.code, 0, published.stderr);
+  t.regex(published.stderr, /^Publishing gren-lang\/example 1\.0\.0 \(private\) to /m);
+  t.is((await fetch(`${w.reg.url}/index/packages/gren-lang/example/index.json`)).status, 404, 'not in the public index');
+  t.is((await w.run(['latest', 'gren-lang/example'])).stdout, '1.0.0\n');
+  t.regex((await w.run(['versions', 'gren-lang/example'])).stdout, /^gren-lang\/example\n {2}1\.0\.0 /);
+
+  const stranger = tempDir('gren-home-');
+  t.teardown(() => fs.rmSync(stranger, { recursive: true, force: true }));
+  const outside = await runClient(['versions', 'gren-lang/example'], { home: stranger, registry: w.reg.url });
+  t.is(outside.code, 1);
+  t.regex(outside.stderr, /There is no package gren-lang\/example \(log in to see private packages\)\. \[not_found\]/);
+  t.regex((await runClient(['latest', 'gren-lang/example'], { home: stranger, registry: w.reg.url })).stderr, /\[not_found\]/);
 });

@@ -68,12 +68,18 @@ export const previousCommand: CommandSpec<Context> = {
 
 /** The package's index.json: the public one, else the private one when the login allows. */
 async function readIndex(context: Context, pkg: ReturnType<typeof packageName>): Promise<PackageIndex> {
+  const notFound = (err: unknown) => err instanceof CliError && err.status === 404;
   try {
     return (await context.client.call<PackageIndex>('GET', `/index${packagePath(pkg)}/index.json`, { auth: 'none' })).body;
   } catch (err) {
-    if (!(err instanceof CliError) || err.status !== 404 || !context.client.hasToken) throw err;
-    return (await context.client.call<PackageIndex>('GET', `/private${packagePath(pkg)}/index.json`, { auth: 'optional' })).body;
+    if (!notFound(err)) throw err;
   }
+  try {
+    if (context.client.hasToken) return (await context.client.call<PackageIndex>('GET', `/private${packagePath(pkg)}/index.json`, { auth: 'optional' })).body;
+  } catch (err) {
+    if (!notFound(err)) throw err;
+  }
+  throw new CliError('not_found', `There is no package ${pkg.full}${context.client.hasToken ? '' : ' (log in to see private packages)'}.`, { status: 404 });
 }
 
 export const versionsCommand: CommandSpec<Context> = {
