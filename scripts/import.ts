@@ -30,7 +30,7 @@ Exits 0 when every bundle is imported or present, 1 when some were refused, 2 on
 `;
 
 function describe(outcome: Outcome): string {
-  const label = outcome.result.padEnd(9);
+  const label = outcome.result.padEnd(10);
   if (outcome.result === 'refused' && outcome.name === null) return `${label}${outcome.file}: ${outcome.reason} [${outcome.code}]`;
   const what = `${outcome.name} ${outcome.version}`;
   if (outcome.result === 'imported') return `${label}${what}  (${outcome.file})`;
