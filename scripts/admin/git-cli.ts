@@ -7,16 +7,17 @@ import { spawn } from 'node:child_process';
 
 export type GitResult = { code: number; stdout: Buffer; stderr: string };
 
-export function git(gitDir: string, args: string[], input?: string): Promise<GitResult> {
+const gitEnv = { ...process.env, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' };
+
+export function git(gitDir: string, args: string[]): Promise<GitResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn('git', [`--git-dir=${gitDir}`, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' } });
+    const child = spawn('git', [`--git-dir=${gitDir}`, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: gitEnv });
     const out: Buffer[] = [];
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
     child.once('error', reject);
     child.once('close', (code) => resolve({ code: code ?? 1, stdout: Buffer.concat(out), stderr }));
-    child.stdin.end(input ?? '');
   });
 }
 
@@ -48,7 +49,9 @@ export async function resolveCommit(gitDir: string, ref: string): Promise<string
  */
 export function readBlobs(gitDir: string, oids: string[], each: (oid: string, content: Buffer | null) => void): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn('git', [`--git-dir=${gitDir}`, 'cat-file', '--batch'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('git', [`--git-dir=${gitDir}`, 'cat-file', '--batch'], { stdio: ['pipe', 'pipe', 'pipe'], env: gitEnv });
+    // A git that dies early closes its stdin: the exit code tells, not the failed write.
+    child.stdin.on('error', () => {});
     let pending: Buffer = Buffer.alloc(0);
     let stderr = '';
     const parse = () => {

@@ -1,0 +1,121 @@
+import test from 'ava';
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFileSync, spawn } from 'node:child_process';
+import { tempDir } from './helpers/registry.ts';
+import { startRegistryWithMail, loggedIn, createIdentity, call, expectJson, type MailRegistry } from './helpers/accounts.ts';
+import { bundle, fixturesDir } from './helpers/bundle.ts';
+import { dataPaths } from '../gateway/registry.ts';
+
+const script = path.resolve(import.meta.dirname, '../scripts/verify.ts');
+
+type Run = { code: number | null; stdout: string; stderr: string };
+
+function runVerify(dataDir: string): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [script, '--data', dataDir], { env: { PATH: process.env['PATH'] ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+async function publish(reg: MailRegistry, token: string, name: string, version: string, bytes: Buffer): Promise<void> {
+  const res = await fetch(`${reg.url}/packages/${name}/${version}`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/gzip' },
+    body: bytes,
+  });
+  await expectJson(res, 201);
+}
+
+/** A data folder with public packages, a revoked version and a private package; the registry still running. */
+async function populated(t: { teardown(fn: () => unknown): void }): Promise<MailRegistry> {
+  const reg = await startRegistryWithMail({ dataDir: tempDir('gren-verify-') });
+  t.teardown(async () => {
+    await reg.close();
+    fs.rmSync(reg.dataDir, { recursive: true, force: true });
+  });
+  const token = await loggedIn(reg, 'robin@example.com');
+  await createIdentity(reg, token, 'gren-lang');
+  await publish(reg, token, 'gren-lang/core', '7.0.0', fs.readFileSync(path.join(fixturesDir, 'gren_lang_core__7_0_0.pkg.gz')));
+  await publish(reg, token, 'gren-lang/url', '6.0.0', fs.readFileSync(path.join(fixturesDir, 'gren_lang_url__6_0_0.pkg.gz')));
+  await publish(reg, token, 'gren-lang/secret', '1.0.0', bundle({ name: 'gren-lang/secret', version: '1.0.0', private: true, deps: { 'gren-lang/core': '7.0.0 <= v < 8.0.0' } }));
+  await expectJson(await call(reg.url, 'DELETE', '/packages/gren-lang/url/6.0.0', { token, body: { reason: 'Broken' } }), 200);
+  return reg;
+}
+
+function git(args: string[], cwd?: string): string {
+  return execFileSync('git', ['-c', 'user.name=Tamper', '-c', 'user.email=tamper@example.com', ...args], { cwd, encoding: 'utf8' }).trim();
+}
+
+function looseObject(gitDir: string, oid: string): string {
+  const file = path.join(gitDir, 'objects', oid.slice(0, 2), oid.slice(2));
+  if (!fs.existsSync(file)) throw new Error(`${oid} is not a loose object of ${gitDir}`);
+  return file;
+}
+
+test('a healthy data folder has no findings, while the registry runs and after it stopped', async (t) => {
+  const reg = await populated(t);
+  const running = await runVerify(reg.dataDir);
+  t.is(running.code, 0, running.stdout + running.stderr);
+  t.regex(running.stdout, /: no findings \(public main [0-9a-f]{40}\)\.\n$/);
+  await reg.close();
+  const stopped = await runVerify(reg.dataDir);
+  t.is(stopped.code, 0, stopped.stdout + stopped.stderr);
+});
+
+test('a modified served file, a deleted bundle and a corrupted object are each one finding line', async (t) => {
+  const reg = await populated(t);
+  await reg.close();
+  const paths = dataPaths(reg.dataDir);
+  fs.appendFileSync(path.join(paths.publicServed, 'packages/gren-lang/core/index.json'), ' ');
+  const bundleOid = git(['--git-dir', paths.publicGit, 'rev-parse', 'main:packages/gren-lang/core/7.0.0/bundle.pkg.gz']);
+  fs.rmSync(looseObject(paths.publicGit, bundleOid));
+  const secretOid = git(['--git-dir', paths.privateGit, 'rev-parse', 'main:packages/gren-lang/secret/1.0.0/gren.json']);
+  const corrupted = looseObject(paths.privateGit, secretOid);
+  fs.chmodSync(corrupted, 0o644);
+  fs.writeFileSync(corrupted, 'not a zlib stream');
+
+  const run = await runVerify(reg.dataDir);
+  t.is(run.code, 1);
+  const lines = run.stdout.trimEnd().split('\n');
+  t.true(lines.includes('served: index/packages/gren-lang/core/index.json differs from main'), run.stdout);
+  t.true(lines.includes(`public: git fsck: missing blob ${bundleOid}`), run.stdout);
+  t.true(lines.includes(`public: packages/gren-lang/core 7.0.0: the bundle's object ${bundleOid} is missing`), run.stdout);
+  t.true(lines.some((line) => line.startsWith('private: git fsck: ') && line.includes(secretOid)), run.stdout);
+  t.false(lines.some((line) => /gren-lang\/url/.test(line)), 'the revoked version without a bundle is as it should be');
+});
+
+test('an index.json that disagrees with its bundles, and a private package in the public history, are found', async (t) => {
+  const reg = await populated(t);
+  await reg.close();
+  const paths = dataPaths(reg.dataDir);
+  const work = tempDir('gren-tamper-');
+  t.teardown(() => fs.rmSync(work, { recursive: true, force: true }));
+  git(['clone', '--quiet', paths.publicGit, work]);
+  fs.appendFileSync(path.join(work, 'packages/gren-lang/core/7.0.0/bundle.pkg.gz'), 'x');
+  fs.mkdirSync(path.join(work, 'packages/gren-lang/url/6.0.0'), { recursive: true });
+  fs.copyFileSync(path.join(fixturesDir, 'gren_lang_url__6_0_0.pkg.gz'), path.join(work, 'packages/gren-lang/url/6.0.0/bundle.pkg.gz'));
+  git(['add', '-A'], work);
+  git(['commit', '--quiet', '-m', 'Tamper with bundles'], work);
+  fs.mkdirSync(path.join(work, 'packages/Gren-Lang/secret'), { recursive: true });
+  fs.writeFileSync(path.join(work, 'packages/Gren-Lang/secret/index.json'), '{"name": "Gren-Lang/secret", "versions": []}\n');
+  git(['add', '-A'], work);
+  git(['commit', '--quiet', '-m', 'Leak a private package'], work);
+  git(['rm', '--quiet', '-r', 'packages/Gren-Lang'], work);
+  git(['commit', '--quiet', '-m', 'Hide the leak'], work);
+  git(['push', '--quiet', 'origin', 'HEAD:main'], work);
+
+  const run = await runVerify(reg.dataDir);
+  t.is(run.code, 1);
+  const lines = run.stdout.trimEnd().split('\n');
+  const size = fs.statSync(path.join(fixturesDir, 'gren_lang_core__7_0_0.pkg.gz')).size;
+  t.true(lines.includes(`public: packages/gren-lang/core 7.0.0: the bundle has ${size + 1} bytes, index.json says ${size}`), run.stdout);
+  t.true(lines.includes('public: packages/gren-lang/url 6.0.0 is revoked but its bundle is still in the index'), run.stdout);
+  t.true(lines.includes('public: the history of the public index holds files of the private package gren-lang/secret'), run.stdout);
+  t.true(lines.includes('served: index/packages/gren-lang/url/6.0.0/bundle.pkg.gz is on main but is not served'), run.stdout);
+});
