@@ -33,7 +33,8 @@ Then as often as the databases are backed up:
 A mirror of the public index can also be kept from anywhere: git clone --mirror <registry URL>/index.git
 To restore: stop the registry, copy accounts.sqlite and notifications.sqlite into the data folder,
 replace index.git and private.git by the mirrors (git clone --mirror <mirror> <data>/index.git),
-and start it: it rebuilds the served folder index/ from main.
+and start it with the same settings (REGISTRY_URL included): it rebuilds the served folder
+index/ from main. Then check the whole folder: node scripts/verify.ts --data <data folder>
 `;
 }
 
