@@ -39,14 +39,12 @@ export function gitHttp(deps: AppDeps): Koa.Middleware {
     if (relative.startsWith('objects/pack/')) ctx.type = relative.endsWith('.pack') ? 'application/x-git-packed-objects' : 'application/x-git-packed-objects-toc';
     ctx.length = stat.size;
     ctx.lastModified = stat.mtime;
+    ctx.status = 200;
     if (ctx.fresh) {
       ctx.status = 304;
       return;
     }
-    if (ctx.method === 'HEAD') {
-      ctx.status = 200;
-      return;
-    }
+    if (ctx.method === 'HEAD') return;
     ctx.body = fs.createReadStream(file);
   };
 }

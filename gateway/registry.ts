@@ -28,6 +28,8 @@ export type Registry = {
   app: Koa;
   /** Listens on the configured host and port (port 0: any free port). */
   listen(): Promise<{ url: string; port: number }>;
+  /** The HTTP server once listening. */
+  server(): http.Server | null;
   /** Stops taking requests, lets those in flight and queued commits finish, releases the data folder. */
   close(): Promise<void>;
 };
@@ -86,6 +88,7 @@ function withServer(deps: AppDeps, app: Koa, closers: Array<() => Promise<void> 
   return {
     deps,
     app,
+    server: () => server,
     listen() {
       server = http.createServer(app.callback());
       const listening = server;

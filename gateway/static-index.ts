@@ -2,6 +2,7 @@ import type Koa from 'koa';
 import type { AppDeps } from './app.ts';
 import type { Snapshot } from '../index-repo/types.ts';
 import { fail } from './errors.ts';
+import { notModified } from './conditional.ts';
 
 const PREFIX = '/index/';
 
@@ -20,7 +21,8 @@ export function staticIndex(deps: AppDeps): Koa.Middleware {
     ctx.set('ETag', file.etag);
     ctx.set('Cache-Control', cacheControl(relative as string));
     ctx.type = contentType(relative as string);
-    if (ctx.fresh) {
+    ctx.status = 200;
+    if (notModified(ctx.get('If-None-Match'), file.etag)) {
       ctx.status = 304;
       return;
     }
