@@ -1,3 +1,4 @@
+import os from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { credentialsStore, type CredentialsStore } from './credentials.ts';
 import { createOutput, type Output } from './output.ts';
@@ -39,7 +40,7 @@ export type ProcessLike = {
 export function createContext(proc: ProcessLike, input: CommandInput): Context & { close(): void } {
   const raw = (input.options['registry'] as string | undefined) ?? proc.env['GREN_REGISTRY'] ?? defaultRegistry;
   const registry = normaliseRegistryUrl(raw.trim() === '' ? defaultRegistry : raw.trim());
-  const home = proc.env['HOME'] ?? proc.env['USERPROFILE'] ?? proc.cwd;
+  const home = proc.env['HOME']?.trim() || os.homedir();
   const credentials = credentialsStore({ home });
   const envToken = proc.env['GREN_REGISTRY_TOKEN']?.trim() || null;
   const saved = envToken === null ? credentials.get(registry) : null;

@@ -30,6 +30,7 @@ export const revokeCommand: CommandSpec<Context> = {
     const pkg = packageName(input.positionals[0] ?? '');
     const revoked = version(input.positionals[1] ?? '');
     const reason = requiredOption(input.options, 'reason', '"Breaks on Windows"');
+    if (!context.client.hasToken) throw new CliError('not_logged_in', `You are not logged in to ${context.registry}.`, { hint: 'Run gren-registry login first.' });
     if (context.interactive && !input.options['yes'] && !(await confirmed(context, `Revoke ${pkg.full} ${revoked}? This cannot be undone.`))) {
       throw new CliError('cancelled', 'Nothing was revoked.');
     }
