@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsOptionsConfig } from 'node:util';
 import { usageError } from './cli-error.ts';
 
 export type OptionSpec = {
@@ -38,9 +38,7 @@ export type ParsedCommandLine<Context> =
   | { kind: 'command'; command: CommandSpec<Context>; input: CommandInput }
   | { kind: 'help'; text: string };
 
-type ParseOptions = Parameters<typeof parseArgs>[0] extends infer T ? (T extends { options?: infer O } ? NonNullable<O> : never) : never;
-
-function toParseOptions(options: Record<string, OptionSpec>): ParseOptions {
+function toParseOptions(options: Record<string, OptionSpec>): ParseArgsOptionsConfig {
   return Object.fromEntries(Object.entries(options).map(([name, spec]) => [name, spec.short ? { type: spec.type, short: spec.short } : { type: spec.type }]));
 }
 
