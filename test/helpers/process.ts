@@ -1,0 +1,63 @@
+import path from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { freePort } from './registry.ts';
+
+const repoRoot = path.resolve(import.meta.dirname, '../..');
+
+/** A registry running as its own process, as `npm start` runs it. */
+export type RegistryProcess = {
+  process: ChildProcess;
+  url: string;
+  /** Everything it wrote to stdout and stderr so far. */
+  output(): string;
+  /** Resolves with the exit code (or signal) once the process has ended. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Sends a signal and waits for the process to end. */
+  stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+};
+
+/** Spawns `node scripts/start.ts` with `env` (PORT, HOST and REGISTRY_URL filled in) without waiting for it. */
+export async function spawnRegistry(env: Record<string, string>): Promise<RegistryProcess> {
+  const port = env.PORT ? Number(env.PORT) : await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const child = spawn(process.execPath, ['scripts/start.ts'], {
+    cwd: repoRoot,
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', REGISTRY_URL: url, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const chunks: string[] = [];
+  child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => chunks.push(chunk.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+  return {
+    process: child,
+    url,
+    output: () => chunks.join(''),
+    exited,
+    stop(signal = 'SIGKILL') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** Spawns the registry and waits until it answers /healthz (20 s at most). */
+export async function startRegistryProcess(env: Record<string, string>): Promise<RegistryProcess> {
+  const child = await spawnRegistry(env);
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (child.process.exitCode !== null) throw new Error(`the registry exited: ${child.output()}`);
+    try {
+      if ((await fetch(`${child.url}/healthz`)).ok) return child;
+    } catch {
+      // Not listening yet.
+    }
+    if (Date.now() > deadline) {
+      await child.stop();
+      throw new Error(`the registry did not start: ${child.output()}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
