@@ -25,6 +25,8 @@ export class ObjectStore {
   private packs: PackReader[] = [];
   private readonly trees: Lru<string, Tree>;
   private readonly blobs: Lru<string, Buffer>;
+  /** Object folders known to exist, to spare a mkdir per object. */
+  private readonly knownDirs = new Set<string>();
 
   constructor(gitDir: string, options: ObjectStoreOptions = {}) {
     this.objectsDir = path.join(gitDir, 'objects');
@@ -130,45 +132,36 @@ export class ObjectStore {
     return content;
   }
 
-  private async exists(oid: string): Promise<boolean> {
-    if (this.packs.some((p) => p.offsetOf(oid) !== null)) return true;
-    try {
-      await fs.access(this.loosePath(oid));
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
   /** Writes one loose object; true when it had to create the object's folder. */
   private async writeLoose(object: EncodedObject): Promise<boolean> {
     const file = this.loosePath(object.oid);
+    const dir = path.dirname(file);
     const data = zlib.deflateSync(object.wrapped, { level: 1 });
     let created = false;
     for (let attempt = 0; ; attempt++) {
       try {
-        created = (await fs.mkdir(path.dirname(file), { recursive: true })) !== undefined || created;
+        if (!this.knownDirs.has(dir)) {
+          created = (await fs.mkdir(dir, { recursive: true })) !== undefined || created;
+          this.knownDirs.add(dir);
+        }
         await replaceFile(file, data, true);
         return created;
       } catch (err) {
         // `git prune-packed` (after a repack) removes the object folders it empties, even
         // one this process has just made: make it again.
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 5) throw err;
+        this.knownDirs.delete(dir);
       }
     }
   }
 
   /**
-   * Stores the objects that are not there yet, in parallel, and returns once every one of
-   * them is on disk (content flushed, then renamed into place, then the folders flushed).
+   * Stores the objects in parallel, and returns once every one of them is on disk (content flushed, then renamed into place, then the folders flushed).
    */
   async writeAll(objects: EncodedObject[]): Promise<number> {
-    const missing: EncodedObject[] = [];
-    await Promise.all(
-      objects.map(async (object) => {
-        if (!(await this.exists(object.oid))) missing.push(object);
-      }),
-    );
+    // Every object of a commit is new but for rare repeats (two versions with the same
+    // gren.json): writing a repeat again is harmless, and cheaper than asking for each.
+    const missing = objects;
     const created = await Promise.all(missing.map((object) => this.writeLoose(object)));
     const dirs = new Set(missing.map((object) => path.dirname(this.loosePath(object.oid))));
     // A folder gone by now was emptied by `git prune-packed`: its objects are in a flushed pack.

@@ -4,20 +4,16 @@ import path from 'node:path';
 import git from 'isomorphic-git';
 import type { Clock } from '../gateway/clock.ts';
 import type { Logger } from '../gateway/log.ts';
-import { describeError } from '../gateway/log.ts';
-import type { CommitPlan, FileChange, IndexRepo, Snapshot } from './types.ts';
-import { decodeCommit, encodeCommit, encodeObject, EMPTY_TREE } from './git-object.ts';
+import type { FileChange, IndexRepo } from './types.ts';
+import { decodeCommit, EMPTY_TREE } from './git-object.ts';
 import { ObjectStore, type ObjectStoreOptions } from './object-store.ts';
-import { buildTree } from './tree-builder.ts';
-import { createSnapshot } from './snapshot.ts';
-import { readMain, removeStaleRefLock, updateMain } from './refs.ts';
+import { readMain, removeStaleRefLock } from './refs.ts';
 import { takeProcessLock } from './process-lock.ts';
-import { writeServerInfo } from './server-info.ts';
+import { writeInfoPacks, writeInfoRefs } from './server-info.ts';
 import { ServedFolder } from './served-folder.ts';
 import { removeStaleTemps } from './durable-fs.ts';
-import { gitAvailable, repack } from './maintenance.ts';
-
-const AUTHOR = 'Gren Registry <registry@localhost>';
+import { gitAvailable } from './maintenance.ts';
+import { GitIndexRepo } from './git-index-repo.ts';
 
 export type OpenIndexRepoOptions = {
   gitDir: string;
@@ -39,9 +35,12 @@ export type LocalIndexRepo = IndexRepo & {
   maintain(): Promise<void>;
 };
 
+/** Creates the bare repository (isomorphic-git's init: HEAD on main, config, folders). */
 async function initialise(gitDir: string): Promise<void> {
-  if (fs.existsSync(path.join(gitDir, 'HEAD'))) return;
-  await git.init({ fs, dir: gitDir, gitdir: gitDir, bare: true, defaultBranch: 'main' });
+  await fsp.mkdir(gitDir, { recursive: true });
+  if (!fs.existsSync(path.join(gitDir, 'HEAD'))) {
+    await git.init({ fs, dir: gitDir, gitdir: gitDir, bare: true, defaultBranch: 'main' });
+  }
   await fsp.mkdir(path.join(gitDir, 'objects', 'info'), { recursive: true });
   await fsp.mkdir(path.join(gitDir, 'info'), { recursive: true });
 }
@@ -58,121 +57,49 @@ async function removeLeftovers(gitDir: string): Promise<number> {
   return removed;
 }
 
+/** The changes that bring `main` to the required files, or none. */
+async function requiredChanges(repo: GitIndexRepo, required: Record<string, Uint8Array>): Promise<FileChange[]> {
+  const changes: FileChange[] = [];
+  for (const [file, content] of Object.entries(required)) {
+    const existing = await repo.snapshot().readFile(file);
+    if (!existing || !existing.equals(content)) changes.push({ path: file, content });
+  }
+  return changes;
+}
+
+/**
+ * Opens (creating on first use) an index repository for this process alone: takes its lock,
+ * clears what a crash left, repairs the served folder, and commits the required files when
+ * they differ (the first commit of a new repository).
+ */
 export async function openIndexRepo(options: OpenIndexRepoOptions): Promise<LocalIndexRepo> {
-  const { gitDir, clock, log, name } = options;
-  await fsp.mkdir(gitDir, { recursive: true });
+  const { gitDir, log, name } = options;
   await initialise(gitDir);
   const release = takeProcessLock(gitDir);
+  const store = new ObjectStore(gitDir, options.store);
   try {
-    return await openLocked(options, release);
-  } catch (err) {
-    release();
-    throw err;
-  }
-
-  async function openLocked(options: OpenIndexRepoOptions, release: () => void): Promise<LocalIndexRepo> {
     const leftovers = await removeLeftovers(gitDir);
     if (leftovers > 0) log.warn('index_leftovers_removed', { repo: name, files: leftovers });
-    const store = new ObjectStore(gitDir, options.store);
     await store.rescanPacks();
+    const hasGit = await gitAvailable();
+    if (!hasGit) log.warn('index_packing_disabled', { repo: name, reason: 'the git command is not installed' });
+    const commit = await readMain(gitDir);
+    const head = commit ? { commit, tree: decodeCommit((await store.read(commit)).content).tree } : null;
     const served = options.servedDir ? new ServedFolder(options.servedDir) : null;
-    const packEvery = options.packEvery ?? 100;
-    const canPack = await gitAvailable();
-    if (!canPack) log.warn('index_packing_disabled', { repo: name, reason: 'the git command is not installed' });
-
-    let head = await readMain(gitDir);
-    let rootTree = head ? decodeCommit((await store.read(head)).content).tree : EMPTY_TREE;
-    let current: Snapshot = createSnapshot(store, head ?? '', rootTree);
-    let tail: Promise<unknown> = Promise.resolve();
-    let closed = false;
-    let commitsSincePack = 0;
-    let packing: Promise<void> | null = null;
-
-    const enqueue = <T>(task: () => Promise<T>): Promise<T> => {
-      const run = tail.then(task);
-      tail = run.catch(() => undefined);
-      return run;
-    };
-
-    const commit = async (message: string, changes: FileChange[]): Promise<string | null> => {
-      const built = await buildTree(store, rootTree, changes);
-      if (head !== null && built.oid === rootTree) return null;
-      const commitObject = encodeObject('commit', encodeCommit({ tree: built.oid, parents: head ? [head] : [], author: AUTHOR, message, time: clock.now() }));
-      await store.writeAll([...built.objects, commitObject]);
-      await updateMain(gitDir, commitObject.oid);
-      head = commitObject.oid;
-      rootTree = built.oid;
-      current = createSnapshot(store, head, rootTree);
-      await writeServerInfo(gitDir, head, store.packNames());
-      if (served) await served.apply(changes, head);
-      log.info('index_commit', { repo: name, commit: head, message: message.split('\n', 1)[0] });
-      commitsSincePack++;
-      if (canPack && packEvery > 0 && commitsSincePack >= packEvery && !packing) void maintain().catch(() => undefined);
-      return head;
-    };
-
-    const maintain = (): Promise<void> => {
-      if (!canPack) return Promise.reject(new Error('packing needs the git command'));
-      packing ??= (async () => {
-        commitsSincePack = 0;
-        const started = performance.now();
-        try {
-          await repack(gitDir);
-          await enqueue(async () => {
-            await store.rescanPacks();
-            if (head) await writeServerInfo(gitDir, head, store.packNames());
-          });
-          log.info('index_packed', { repo: name, packs: store.packNames().length, ms: Math.round(performance.now() - started) });
-        } catch (err) {
-          log.error('index_pack_failed', { repo: name, ...describeError(err) });
-          throw err;
-        } finally {
-          packing = null;
-        }
-      })();
-      return packing;
-    };
-
-    const update = <T>(plan: (snapshot: Snapshot) => Promise<CommitPlan<T>> | CommitPlan<T>) => {
-      if (closed) return Promise.reject(new Error(`the ${name} index repository is closed`));
-      return enqueue(async () => {
-        const planned = await plan(current);
-        if (!('changes' in planned) || planned.changes.length === 0) return { commit: null, result: planned.result };
-        return { commit: await commit(planned.message, planned.changes), result: planned.result };
-      });
-    };
-
-    // Bring `main` to what the registry requires (the first commit, or a changed config.json).
-    await enqueue(async () => {
-      const changes: FileChange[] = [];
-      for (const [file, content] of Object.entries(options.required)) {
-        const existing = await current.readFile(file);
-        if (!existing || !existing.equals(content)) changes.push({ path: file, content });
-      }
-      if (head === null) await commit('Create the index', changes);
-      else if (changes.length > 0) await commit(`Update ${changes.map((c) => c.path).join(', ')}`, changes);
+    const packEvery = hasGit ? (options.packEvery ?? 100) : null;
+    const repo = new GitIndexRepo({ gitDir, name, store, served, clock: options.clock, log, head, packEvery, release }, EMPTY_TREE);
+    await repo.repairServed();
+    await repo.enqueue(async () => {
+      const changes = await requiredChanges(repo, options.required);
+      if (!head) await repo.commit('Create the index', changes);
+      else if (changes.length > 0) await repo.commit(`Update ${changes.map((c) => c.path).join(', ')}`, changes);
     });
-    if (head) await writeServerInfo(gitDir, head, store.packNames());
-    if (served && head && (await served.servedCommit()) !== head) {
-      const repaired = await served.reconcile(store, rootTree, head);
-      log.warn('index_served_repaired', { repo: name, commit: head, paths: repaired });
-    }
-
-    return {
-      gitDir,
-      servedDir: options.servedDir,
-      head: () => head ?? '',
-      snapshot: () => current,
-      update,
-      maintain,
-      async close() {
-        if (closed) return;
-        closed = true;
-        await tail;
-        await packing?.catch(() => undefined);
-        await store.close();
-        release();
-      },
-    };
+    if (repo.head()) await writeInfoRefs(gitDir, repo.head());
+    await writeInfoPacks(gitDir, store.packNames());
+    return repo;
+  } catch (err) {
+    await store.close();
+    release();
+    throw err;
   }
 }

@@ -14,6 +14,8 @@ import type { FileChange } from './types.ts';
 export class ServedFolder {
   readonly dir: string;
   private readonly marker: string;
+  /** Folders known to exist, to spare a mkdir per file. */
+  private readonly knownDirs = new Set<string>();
 
   constructor(dir: string) {
     this.dir = dir;
@@ -34,7 +36,11 @@ export class ServedFolder {
     for (const change of changes) {
       if ('delete' in change) continue;
       const file = path.join(this.dir, change.path);
-      await fs.mkdir(path.dirname(file), { recursive: true });
+      const dir = path.dirname(file);
+      if (!this.knownDirs.has(dir)) {
+        await fs.mkdir(dir, { recursive: true });
+        this.knownDirs.add(dir);
+      }
       await replaceFile(file, change.content, false);
     }
     for (const change of changes) {
@@ -45,6 +51,7 @@ export class ServedFolder {
 
   /** Removes a file and the folders it leaves empty, as Git's tree does. */
   private async remove(relative: string): Promise<void> {
+    this.knownDirs.clear();
     await fs.rm(path.join(this.dir, relative), { force: true });
     let dir = path.dirname(relative);
     while (dir !== '.') {
@@ -62,6 +69,7 @@ export class ServedFolder {
    * removes what the tree does not hold. Returns how many paths it repaired.
    */
   async reconcile(store: ObjectStore, rootTree: string, commit: string): Promise<number> {
+    this.knownDirs.clear();
     await fs.mkdir(this.dir, { recursive: true });
     let repaired = 0;
     const walk = async (treeOid: string, relative: string): Promise<void> => {

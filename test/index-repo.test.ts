@@ -163,3 +163,26 @@ test('a served folder damaged while the registry was down is repaired on open', 
   t.teardown(() => repo.close());
   t.deepEqual(await folderFiles(served), await lsTree(repo.gitDir));
 });
+
+test('a served folder lost while the registry was down is rebuilt even when a required file changes at open', async (t) => {
+  const dir = tempDir();
+  let repo = await openRepo(dir);
+  await publish(repo, 'a', '1.0.0');
+  await repo.close();
+  fs.rmSync(path.join(dir, 'index'), { recursive: true });
+  fs.rmSync(path.join(dir, 'index.commit'));
+  repo = await openIndexRepo({
+    gitDir: path.join(dir, 'index.git'),
+    servedDir: path.join(dir, 'index'),
+    clock,
+    log: memoryLogger(),
+    name: 'public',
+    required: { 'config.json': Buffer.from('{"protocol": 1, "moved": true}\n') },
+    packEvery: 0,
+  });
+  t.teardown(() => repo.close());
+  const files = await lsTree(repo.gitDir);
+  t.true(files.has('packages/a/pkg/index.json'));
+  t.deepEqual(await folderFiles(path.join(dir, 'index')), files);
+  t.is(fs.readFileSync(path.join(dir, 'index', 'config.json'), 'utf8'), '{"protocol": 1, "moved": true}\n');
+});
