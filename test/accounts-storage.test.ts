@@ -1,8 +1,8 @@
 import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
 import { DatabaseSync } from 'node:sqlite';
+import { startRegistryProcess } from './helpers/process.ts';
 import {
   call,
   createIdentity,
@@ -16,7 +16,7 @@ import {
   type MailRegistry,
 } from './helpers/accounts.ts';
 import { startSmtp } from './helpers/smtp.ts';
-import { freePort, tempDir } from './helpers/registry.ts';
+import { tempDir } from './helpers/registry.ts';
 import { openAccounts } from '../gateway/accounts/accounts.ts';
 import { migrations } from '../gateway/accounts/migrations.ts';
 import { memoryLogger } from '../gateway/log.ts';
@@ -124,27 +124,12 @@ test('a login confirmed just before the process is killed (SIGKILL) survives', a
   const smtp = await startSmtp();
   t.teardown(() => smtp.close());
   const dataDir = tempDir();
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, ['scripts/start.ts'], {
-    env: { ...process.env, PORT: String(port), REGISTRY_DATA: dataDir, REGISTRY_URL: url, SMTP_URL: smtp.url },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  t.teardown(() => child.kill('SIGKILL'));
-  await new Promise<void>((resolve, reject) => {
-    let seen = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      seen += chunk.toString('utf8');
-      if (seen.includes('"event":"listening"')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`the registry exited with ${code}: ${seen}`)));
-  });
-  const remote = { url, smtp };
+  const child = await startRegistryProcess({ REGISTRY_DATA: dataDir, SMTP_URL: smtp.url });
+  t.teardown(() => child.stop());
+  const remote = { url: child.url, smtp };
   const session = await loggedIn(remote, 'robin@example.com');
   await createIdentity(remote, session, 'gren-lang');
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGKILL');
-  await exited;
+  await child.stop('SIGKILL');
 
   const again = await startRegistryWithMail({ smtp, dataDir });
   t.teardown(() => again.close());
