@@ -111,8 +111,10 @@ test('409 version_exists, also for a revoked version', async (t) => {
   t.regex(message, /revoked/);
 });
 
-test('a name differing only in case from a registered package is refused', async (t) => {
-  await expectError(await put('Acme/base', '9.0.0', bundle({ name: 'Acme/base', version: '9.0.0' })), 422, 'name_mismatch', t);
+test('the author is spelled as its publishing identity is', async (t) => {
+  const { message } = await expectError(await put('ACME/base', '9.0.0', bundle({ name: 'ACME/base', version: '9.0.0' })), 400, 'invalid_name', t);
+  t.regex(message, /acme\/base/);
+  await expectError(await put('Acme/fresh', '1.0.0', bundle({ name: 'Acme/fresh', version: '1.0.0' })), 400, 'invalid_name', t);
 });
 
 test('413 for a declared length over 10 MiB, before reading it', async (t) => {

@@ -43,6 +43,7 @@ async function publish(deps: AppDeps, ctx: Koa.Context) {
   const version = readVersion(ctx.params.version, 'The version in the URL');
   const principal = principalOf(ctx);
   deps.permissions.publish(principal, target.author);
+  requireIdentitySpelling(deps, target);
   if (!bundleTypes.includes(ctx.request.type)) {
     throw fail('unsupported_media_type', `Send the bundle with Content-Type: application/gzip, not ${ctx.request.type}.`);
   }
@@ -51,6 +52,14 @@ async function publish(deps: AppDeps, ctx: Koa.Context) {
   const mayReadPrivate = (author: string) => deps.permissions.roleIn(principal, author) !== null;
   ctx.status = 201;
   ctx.body = await deps.packages.publish({ outline, bundle, mayReadPrivate });
+}
+
+/** A package's author is spelled as its publishing identity is, so that one identity never owns two spellings. */
+function requireIdentitySpelling(deps: AppDeps, target: Target): void {
+  const identity = deps.accounts.identities.find(target.author);
+  if (identity && identity.name !== target.author) {
+    throw fail('invalid_name', `The publishing identity is spelled ${identity.name}: publish as ${identity.name}/${target.name}.`);
+  }
 }
 
 async function revoke(deps: AppDeps, ctx: Koa.Context) {
