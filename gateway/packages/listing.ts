@@ -9,15 +9,15 @@ export type ListedPackage = { name: string; summary: string; latest: string | nu
  * The answer to `GET /packages`: public packages with their summary, greatest unrevoked
  * version and unrevoked versions. Built once per change of the catalog, then served as is.
  */
-export function createListing(catalog: Catalog): () => { body: string; etag: string } {
-  let built: { generation: number; body: string; etag: string } | null = null;
+export function createListing(catalog: Catalog): () => { body: Buffer; etag: string } {
+  let built: { generation: number; body: Buffer; etag: string } | null = null;
   return () => {
     if (built?.generation !== catalog.generation) {
       const list: ListedPackage[] = catalog.publicRecords().map((record) => {
         const versions = liveVersions(record.index).map((entry) => entry.version);
         return { name: record.name, summary: record.summary, latest: versions.at(-1) ?? null, versions };
       });
-      const body = JSON.stringify(list);
+      const body = Buffer.from(JSON.stringify(list));
       const etag = `"${crypto.createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
       built = { generation: catalog.generation, body, etag };
     }

@@ -29,7 +29,7 @@ export interface Packages {
   latest(fullName: string, gren: string | null): string;
   previous(fullName: string, version: string): string;
   /** The body of `GET /packages` and its validator. */
-  listing(): { body: string; etag: string };
+  listing(): { body: Buffer; etag: string };
 }
 
 export async function createPackages(deps: PackagesDeps): Promise<Packages> {

@@ -209,6 +209,13 @@ async function benchGren(versions: number): Promise<Run[]> {
     runs.push(run);
   }
 
+  let packages = 0;
+  const listing = await measure('GET /packages', 1, 100, async () => {
+    packages = ((await (await fetch(`${url}/packages`)).json()) as unknown[]).length;
+  });
+  const listed = figures(listing);
+  process.stdout.write(`  GET /packages (${packages} packages): median ${listed.median.toFixed(1)} ms, p99 ${listed.p99.toFixed(1)} ms\n`);
+
   // Durability: kill -9, then count with git what was acknowledged.
   await stop(child);
   access.close();
