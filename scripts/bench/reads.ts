@@ -1,0 +1,196 @@
+#!/usr/bin/env node
+// Read benchmark: requests per second and latency (p50, p99) for an index.json and a ~30 KB
+// bundle, and their 304 revalidations, from the gateway (`node scripts/start.ts`, as `npm start`
+// runs it) and from nginx serving the same data folder with docs/nginx.conf, in the same run,
+// with the same load (wrk, loopback). Prints figures; never a test.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import net from 'node:net';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../../gateway/config.ts';
+import { dataPaths } from '../../gateway/registry.ts';
+import { fillReadData, type ReadFiles } from './read-data.ts';
+import { accessLogLines, startNginx, writeNginxConfig } from './nginx.ts';
+import { cloneMatches, compareServers, request } from './read-checks.ts';
+import { runWrk, type LoadResult } from './wrk.ts';
+
+const help = `Usage: node scripts/bench/reads.ts [--seconds N] [--connections N] [--packages N]
+
+  --seconds N      Length of each measured run (default 10; a 2 s warm-up precedes it).
+  --connections N  Open connections of the load (default 64).
+  --packages N     Packages in the index besides the hot one (default 500).
+
+Installs nginx and wrk from Debian when missing (apt-get). With two cores or more, each
+server runs on core 0 and wrk on core 1.
+`;
+
+const { values: options } = parseArgs({ options: { seconds: { type: 'string' }, connections: { type: 'string' }, packages: { type: 'string' }, help: { type: 'boolean' } } });
+if (options.help) {
+  process.stdout.write(help);
+  process.exit(0);
+}
+const seconds = Number(options.seconds ?? 10);
+const connections = Number(options.connections ?? 64);
+const packages = Number(options.packages ?? 500);
+const repoRoot = path.resolve(import.meta.dirname, '../..');
+const pinned = os.availableParallelism() >= 2 && spawnSync('taskset', ['--version']).status === 0;
+const serverCore = pinned ? ['taskset', '-c', '0'] : [];
+const loadCore = pinned ? ['taskset', '-c', '1'] : [];
+
+type Server = { name: 'nginx' | 'gateway'; base: string; child: ChildProcess; logLines: () => number };
+type Case = { label: string; path: string; conditional: boolean; script?: string };
+type Row = { label: string; nginx: LoadResult; gateway: LoadResult };
+
+const children: ChildProcess[] = [];
+process.on('exit', () => children.forEach((child) => child.exitCode === null && child.kill('SIGKILL')));
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(130));
+
+/** nginx and wrk from Debian: `apt-get update` once, then install what is missing. */
+function ensureTools(): void {
+  const missing = ['nginx', 'wrk'].filter((tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0);
+  if (missing.length === 0) return;
+  process.stdout.write(`installing ${missing.join(' and ')} from Debian...\n`);
+  execFileSync('apt-get', ['update'], { stdio: 'ignore' });
+  execFileSync('apt-get', ['install', '-y', ...missing], { stdio: 'ignore', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+}
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** Waits until `url` answers, or fails with what the process said. */
+async function waitFor(url: string, child: ChildProcess, said: () => string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${url}: the server exited: ${said().slice(-2000)}`);
+    const status = await request(url, new URL(url).pathname).then((a) => a.status, () => 0);
+    if (status === 200) return;
+    if (Date.now() > deadline) throw new Error(`${url}: no answer within a minute: ${said().slice(-2000)}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** The registry as `npm start` runs it, its stdout (the request log) counted line by line. */
+async function startGateway(dataDir: string, port: number, registryUrl: string): Promise<Server> {
+  const env = { ...process.env, REGISTRY_DATA: dataDir, PORT: String(port), HOST: '127.0.0.1', REGISTRY_URL: registryUrl };
+  const [command, ...args] = [...serverCore, process.execPath, path.join(repoRoot, 'scripts/start.ts')];
+  const child = spawn(command as string, args, { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let lines = 0;
+  let stderr = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    for (let at = chunk.indexOf(10); at !== -1; at = chunk.indexOf(10, at + 1)) lines++;
+  });
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const base = `http://127.0.0.1:${port}`;
+  await waitFor(`${base}/healthz`, child, () => stderr);
+  return { name: 'gateway', base, child, logLines: () => lines };
+}
+
+async function startNginxServer(work: string, dataDir: string, port: number, gatewayPort: number): Promise<Server> {
+  const main = writeNginxConfig(work, { LISTEN: `127.0.0.1:${port}`, REGISTRY_DATA: dataDir, GATEWAY: `127.0.0.1:${gatewayPort}` });
+  execFileSync('nginx', ['-t', '-q', '-c', main, '-e', path.join(work, 'error.log')], { stdio: 'inherit' });
+  const child = startNginx(main, serverCore);
+  children.push(child);
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const base = `http://127.0.0.1:${port}`;
+  await waitFor(`${base}/index/config.json`, child, () => stderr + fs.readFileSync(path.join(work, 'error.log'), 'utf8'));
+  return { name: 'nginx', base, child, logLines: () => accessLogLines(work) };
+}
+
+/** A wrk script asking for each path in turn. */
+function rotationScript(work: string, paths: string[]): string {
+  const file = path.join(work, 'rotate.lua');
+  const list = paths.map((p) => `"/index/${p}"`).join(',\n');
+  fs.writeFileSync(file, `local paths = {\n${list}\n}\nlocal i = 0\nrequest = function()\n  i = i % #paths + 1\n  return wrk.format("GET", paths[i])\nend\n`);
+  return file;
+}
+
+/** One measured run of one case on one server, after a warm-up; checks one log line per request. */
+async function measure(server: Server, test: Case): Promise<LoadResult> {
+  const target = `/index/${test.path}`;
+  const headers: Record<string, string> = {};
+  if (test.conditional) headers['If-None-Match'] = String((await request(server.base, target)).headers.etag);
+  const load = { url: `${server.base}${target}`, connections, headers, prefix: loadCore, ...(test.script ? { script: test.script } : {}) };
+  await runWrk({ ...load, seconds: 2 });
+  const before = server.logLines();
+  const result = await runWrk({ ...load, seconds });
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const logged = server.logLines() - before;
+  if (logged < result.requests) process.stdout.write(`  note: ${server.name} logged ${logged} lines for ${result.requests} requests\n`);
+  return result;
+}
+
+function cases(work: string, files: ReadFiles): Case[] {
+  return [
+    { label: 'index.json (12 versions)', path: files.hotIndex, conditional: false },
+    { label: 'index.json, 304', path: files.hotIndex, conditional: true },
+    { label: 'bundle (~30 KB)', path: files.hotBundle, conditional: false },
+    { label: 'bundle, 304', path: files.hotBundle, conditional: true },
+    { label: `index.json of ${files.indexes.length} packages in turn`, path: files.hotIndex, conditional: false, script: rotationScript(work, files.indexes) },
+  ];
+}
+
+function printTable(rows: Row[], sizes: Record<string, number>): void {
+  const ms = (value: number) => `${value.toFixed(2)} ms`.padStart(9);
+  const rate = (value: number) => value.toFixed(0).padStart(8);
+  process.stdout.write(`\n${'case'.padEnd(36)} ${'nginx req/s'.padStart(11)} ${'p50'.padStart(9)} ${'p99'.padStart(9)}  ${'gateway req/s'.padStart(13)} ${'p50'.padStart(9)} ${'p99'.padStart(9)}  ${'ratio'.padStart(6)}\n`);
+  for (const { label, nginx, gateway } of rows) {
+    const ratio = (gateway.requestsPerSecond / nginx.requestsPerSecond).toFixed(2);
+    process.stdout.write(`${label.padEnd(36)} ${rate(nginx.requestsPerSecond).padStart(11)} ${ms(nginx.p50)} ${ms(nginx.p99)}  ${rate(gateway.requestsPerSecond).padStart(13)} ${ms(gateway.p50)} ${ms(gateway.p99)}  ${`${ratio}x`.padStart(6)}\n`);
+    const failed = nginx.failures + gateway.failures;
+    if (failed > 0) process.stdout.write(`  failures: nginx ${nginx.failures}, gateway ${gateway.failures}\n`);
+  }
+  process.stdout.write(`\nsizes: ${Object.entries(sizes).map(([name, bytes]) => `${name} ${bytes} bytes`).join(', ')}\n`);
+}
+
+async function main(): Promise<void> {
+  ensureTools();
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'gren-bench-reads-'));
+  fs.chmodSync(work, 0o755);
+  try {
+    const [gatewayPort, nginxPort] = [await freePort(), await freePort()];
+    const dataDir = path.join(work, 'data');
+    const registryUrl = `http://127.0.0.1:${nginxPort}`;
+    process.stdout.write(`filling ${dataDir} with ${packages + 1} packages...\n`);
+    const files = await fillReadData(loadConfig({ REGISTRY_DATA: dataDir, PORT: String(gatewayPort), REGISTRY_URL: registryUrl }), packages);
+    const gateway = await startGateway(dataDir, gatewayPort, registryUrl);
+    const nginx = await startNginxServer(work, dataDir, nginxPort, gatewayPort);
+    const problems = await compareServers(gateway.base, nginx.base, ['config.json', files.hotIndex, files.hotOutline, files.hotBundle]);
+    process.stdout.write(problems.length === 0 ? 'nginx with docs/nginx.conf answers as the gateway: files, headers, 304, HEAD, escapes\n' : `nginx differs from the gateway:\n  ${problems.join('\n  ')}\n`);
+    const head = execFileSync('git', ['--git-dir', dataPaths(dataDir).publicGit, 'rev-parse', 'main'], { encoding: 'utf8' }).trim();
+    process.stdout.write(`git clone through nginx: ${cloneMatches(nginx.base, work, head) ? 'equals main' : 'DIFFERS from main'}\n`);
+    process.stdout.write(`${pinned ? 'servers on core 0, wrk on core 1' : 'not pinned to cores'}; ${connections} connections, ${seconds} s a run\n`);
+    const rows: Row[] = [];
+    for (const test of cases(work, files)) {
+      rows.push({ label: test.label, nginx: await measure(nginx, test), gateway: await measure(gateway, test) });
+    }
+    const sizes = { 'index.json': (await request(gateway.base, `/index/${files.hotIndex}`)).body.length, bundle: (await request(gateway.base, `/index/${files.hotBundle}`)).body.length };
+    printTable(rows, sizes);
+  } finally {
+    await Promise.all(children.map(stop));
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** SIGTERM (nginx's fast shutdown, the registry's orderly close), then SIGKILL after five seconds. */
+function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+await main();
