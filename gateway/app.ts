@@ -17,7 +17,7 @@ import { tokenRoutes } from './routes/tokens.ts';
 import { identityRoutes } from './routes/identities.ts';
 import { packageRoutes } from './routes/packages.ts';
 import { privateRoutes } from './routes/private.ts';
-import { staticIndex } from './static-index.ts';
+import { staticIndex, type IndexFiles } from './static-index.ts';
 import { gitHttp } from './git-http.ts';
 
 /** Every dependency of the gateway, passed in by name (see registry.ts for the real ones). */
@@ -26,6 +26,8 @@ export type AppDeps = {
   log: Logger;
   clock: Clock;
   index: IndexRepo;
+  /** The public index's files under /index/, kept ready to send. */
+  indexFiles: IndexFiles;
   privateIndex: IndexRepo;
   accounts: Accounts;
   mailer: Mailer;

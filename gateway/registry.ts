@@ -14,6 +14,7 @@ import { createPermissions } from './permissions.ts';
 import { createPackages } from './packages/packages.ts';
 import { openNotifier, type NotifierOptions } from './notifications/notifier.ts';
 import { indexConfigFile } from './index-config.ts';
+import { createIndexFiles, indexFastPath } from './static-index.ts';
 
 /** What tests (and only tests) may swap: the clock, the log, and timings. */
 export type RegistryOverrides = {
@@ -73,7 +74,8 @@ export async function openRegistry(config: Config, overrides: RegistryOverrides 
     closers.unshift(() => notifier.close());
     const permissions = createPermissions({ accounts });
     const packages = await createPackages({ index, privateIndex, notifier, clock, log });
-    const deps: AppDeps = { config, log, clock, index, privateIndex, accounts, mailer, permissions, packages, notifier };
+    const indexFiles = createIndexFiles(index);
+    const deps: AppDeps = { config, log, clock, index, indexFiles, privateIndex, accounts, mailer, permissions, packages, notifier };
     const app = createApp(deps);
     return withServer(deps, app, closers);
   } catch (err) {
@@ -90,7 +92,12 @@ function withServer(deps: AppDeps, app: Koa, closers: Array<() => Promise<void> 
     app,
     server: () => server,
     listen() {
-      server = http.createServer(app.callback());
+      // Ready files of the public index are answered before Koa; every other request goes to the app.
+      const fastPath = indexFastPath(deps);
+      const handle = app.callback();
+      server = http.createServer((req, res) => {
+        if (!fastPath(req, res)) void handle(req, res);
+      });
       const listening = server;
       return new Promise((resolve, reject) => {
         listening.once('error', reject);

@@ -1,32 +1,118 @@
+import type http from 'node:http';
 import type Koa from 'koa';
 import type { AppDeps } from './app.ts';
-import type { Snapshot } from '../index-repo/types.ts';
+import type { IndexRepo } from '../index-repo/types.ts';
+import type { Logger } from './log.ts';
+import { Lru } from '../index-repo/lru.ts';
 import { fail } from './errors.ts';
 import { notModified } from './conditional.ts';
 
 const PREFIX = '/index/';
 
+/** Bytes of index files kept ready to send (their bodies are mostly the blob cache's own buffers). */
+const READY_BYTES = 32 * 1024 * 1024;
+
+/** A file of the index ready to send: its body in memory, its headers built once. */
+type ReadyFile = {
+  /** The commit of `main` this file was last found in; the file is current while `main` is there. */
+  commit: string;
+  etag: string;
+  body: Buffer;
+  /** The headers of a 200 (and of a HEAD). */
+  headers: Record<string, string>;
+  /** The headers of a 304. */
+  revalidated: Record<string, string>;
+};
+
+/** The public index's files under /index/, with the answers to the last requested ones kept ready. */
+export type IndexFiles = {
+  /** The ready file at `relative` when it is known to be current, without waiting; else null. */
+  cached(relative: string): ReadyFile | null;
+  /** The file at `relative` on the current `main`, or null; kept ready for the next request. */
+  find(relative: string): Promise<ReadyFile | null>;
+};
+
+/**
+ * Reads files from the tree of `main` (the blob cache keeps hot ones in memory) and keeps each
+ * one's answer ready, keyed by path and checked against the blob id: after a commit, a file
+ * whose blob is unchanged keeps its ready answer once the tree says so.
+ */
+export function createIndexFiles(index: IndexRepo, readyBytes: number = READY_BYTES): IndexFiles {
+  const ready = new Lru<string, ReadyFile>(readyBytes, (file) => file.body.length + 512);
+  return {
+    cached(relative) {
+      const file = ready.get(relative);
+      return file !== undefined && file.commit === index.head() ? file : null;
+    },
+    async find(relative) {
+      const snapshot = index.snapshot();
+      const entry = await snapshot.entry(relative);
+      if (entry?.type !== 'blob') return null;
+      const etag = `"${entry.oid}"`;
+      const known = ready.get(relative);
+      if (known?.etag === etag) {
+        known.commit = snapshot.commit;
+        return known;
+      }
+      const file = readyFile(relative, snapshot.commit, etag, (await snapshot.readFile(relative)) as Buffer);
+      ready.set(relative, file);
+      return file;
+    },
+  };
+}
+
+function readyFile(relative: string, commit: string, etag: string, body: Buffer): ReadyFile {
+  const revalidated = { ETag: etag, 'Cache-Control': cacheControl(relative) };
+  const headers = { ...revalidated, 'Content-Type': contentType(relative), 'Content-Length': String(body.length) };
+  return { commit, etag, body, headers, revalidated };
+}
+
+/** The one answer to a GET or HEAD of an index file: 304 on a matching ETag, else 200. */
+function answer(file: ReadyFile, method: string, ifNoneMatch: string | undefined): { status: 200 | 304; headers: Record<string, string>; body: Buffer | null } {
+  if (notModified(ifNoneMatch, file.etag)) return { status: 304, headers: file.revalidated, body: null };
+  return { status: 200, headers: file.headers, body: method === 'HEAD' ? null : file.body };
+}
+
 /**
  * The public index's files as PROTOCOL.md serves them under /index/: read from the tree of
- * `main` (the blob cache keeps hot files in memory), the blob id as a ready-made ETag, 304 on
- * a match, `no-cache` for metadata and a year's `immutable` for bundles.
+ * `main`, the blob id as a ready-made ETag, 304 on a match, `no-cache` for metadata and a
+ * year's `immutable` for bundles. Every refusal (a method other than GET and HEAD, a path
+ * outside the index, a missing file) is answered here, as a catalog error.
  */
 export function staticIndex(deps: AppDeps): Koa.Middleware {
   return async (ctx, next) => {
     if (!ctx.path.startsWith(PREFIX)) return next();
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') throw fail('method_not_allowed', 'The index is read-only: use GET or HEAD.');
     const relative = indexPath(ctx.path.slice(PREFIX.length));
-    const file = relative === null ? null : await findFile(deps.index.snapshot(), relative);
+    const file = relative === null ? null : await deps.indexFiles.find(relative);
     if (!file) throw fail('not_found', 'There is no such file in the index.');
-    ctx.set('ETag', file.etag);
-    ctx.set('Cache-Control', cacheControl(relative as string));
-    ctx.type = contentType(relative as string);
-    ctx.status = 200;
-    if (notModified(ctx.get('If-None-Match'), file.etag)) {
-      ctx.status = 304;
-      return;
-    }
-    ctx.body = file.content;
+    const { status, headers, body } = answer(file, ctx.method, ctx.get('If-None-Match'));
+    ctx.status = status;
+    ctx.set(headers);
+    if (body) ctx.body = body;
+  };
+}
+
+/**
+ * The same answers without Koa, for the files kept ready: a node:http request listener that
+ * answers a GET or HEAD of a ready file under /index/ and logs its line, and returns false
+ * (answering nothing) for every other request, which then goes to the app.
+ */
+export function indexFastPath(deps: { indexFiles: IndexFiles; log: Logger }): (req: http.IncomingMessage, res: http.ServerResponse) => boolean {
+  return (req, res) => {
+    const { method = '', url = '' } = req;
+    if ((method !== 'GET' && method !== 'HEAD') || !url.startsWith(PREFIX)) return false;
+    const started = performance.now();
+    const query = url.indexOf('?');
+    const path = query === -1 ? url : url.slice(0, query);
+    const relative = indexPath(path.slice(PREFIX.length));
+    const file = relative === null ? null : deps.indexFiles.cached(relative);
+    if (!file) return false;
+    const { status, headers, body } = answer(file, method, req.headers['if-none-match']);
+    res.writeHead(status, headers);
+    res.end(body);
+    deps.log.info('request', { method, path, status, ms: Math.round((performance.now() - started) * 10) / 10 });
+    return true;
   };
 }
 
@@ -48,12 +134,6 @@ export function indexPath(raw: string): string | null {
     parts.push(part);
   }
   return parts.length > 0 ? parts.join('/') : null;
-}
-
-async function findFile(snapshot: Snapshot, relative: string): Promise<{ etag: string; content: Buffer } | null> {
-  const entry = await snapshot.entry(relative);
-  if (entry?.type !== 'blob') return null;
-  return { etag: `"${entry.oid}"`, content: (await snapshot.readFile(relative)) as Buffer };
 }
 
 export function cacheControl(relative: string): string {
