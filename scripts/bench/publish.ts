@@ -308,7 +308,7 @@ function summarise(gren: Map<number, Run[]>): void {
 }
 
 if (!args.includes('--no-peer')) {
-  process.stdout.write('\nVerdaccio (same machine, same run)\n');
+  process.stdout.write('\nVerdaccio (same machine, same run; it writes each file to a temporary name and renames it,\nwithout flushing to disk: its publishes are not durable against a power cut)\n');
   const bin = installVerdaccio();
   if (bin === null) process.stdout.write('  Verdaccio cannot run here; no peer figures.\n');
   else {
