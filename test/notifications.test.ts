@@ -1,8 +1,10 @@
 import test from 'ava';
+import fs from 'node:fs';
 import path from 'node:path';
 import { bundle } from './helpers/bundle.ts';
-import { published, publisher, revokeCall } from './helpers/fixtures.ts';
-import { expectJson, startRegistryWithMail, type MailRegistry } from './helpers/accounts.ts';
+import { published, publisher, putBundle, revokeCall } from './helpers/fixtures.ts';
+import { call, expectError, expectJson, startRegistryWithMail, type MailRegistry } from './helpers/accounts.ts';
+import { gitCmd } from './helpers/git.ts';
 import { signatureHolds, startReceiver, type Receiver, type Received } from './helpers/receiver.ts';
 import { tempDir } from './helpers/registry.ts';
 import { loadConfig } from '../gateway/config.ts';
@@ -156,4 +158,31 @@ test('an event recorded by a process that died before knowing its commit is sett
   await new Promise((resolve) => setTimeout(resolve, 200));
   t.is(receiver.received.length, 1, 'the change that was never made is not told');
   t.is(restarted.owed(), 0);
+});
+
+test('a publish whose commit was made but whose answer failed is told after the next start, and never lost', async (t) => {
+  const dataDir = tempDir();
+  const first = await setUp(t, { dataDir });
+  // A file where the served folder needs a folder: the commit is made, then writing the served copy fails.
+  const served = first.reg.registry.deps.index.servedDir as string;
+  fs.mkdirSync(path.join(served, 'packages', 'acme'), { recursive: true });
+  fs.writeFileSync(path.join(served, 'packages', 'acme', 'stuck'), 'in the way');
+  const res = await putBundle(first.reg.url, first.token, 'acme/stuck', '1.0.0', bundle({ name: 'acme/stuck', version: '1.0.0' }));
+  await expectError(res, 500, 'internal', t);
+  const commit = first.reg.registry.deps.index.head();
+  t.deepEqual(await expectJson(await call(first.reg.url, 'GET', '/packages/acme/stuck/latest'), 200), { version: '1.0.0' }, 'the queries tell what main holds');
+  await expectError(await putBundle(first.reg.url, first.token, 'acme/stuck', '1.0.0', bundle({ name: 'acme/stuck', version: '1.0.0' })), 409, 'version_exists', t);
+  await first.reg.close();
+
+  const again = await startRegistryWithMail({
+    dataDir,
+    env: { WEBHOOK_URLS: `${first.receiver.url}/hook-a`, WEBHOOK_SECRET: secret },
+    overrides: { notifications: { initialDelayMs: 50 } },
+  });
+  t.teardown(() => again.close());
+  const [request] = await first.receiver.waitFor((r) => r.path === '/hook-a' && hookBody(r).package === 'acme/stuck');
+  t.like(hookBody(request as Received), { event: 'publish', package: 'acme/stuck', version: '1.0.0' });
+  t.is(hookBody(request as Received).commit.length, 40);
+  const later = (await gitCmd(['--git-dir', again.registry.deps.index.gitDir, 'merge-base', '--is-ancestor', commit, hookBody(request as Received).commit]).then(() => true, () => false));
+  t.true(later, 'the commit told holds the publish');
 });

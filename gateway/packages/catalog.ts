@@ -56,6 +56,16 @@ export async function readSummary(snapshot: Snapshot, index: VersionIndex): Prom
   return typeof outline?.summary === 'string' ? outline.summary : '';
 }
 
+/**
+ * Re-reads one package's record from a repository's `main`, after an update that failed in
+ * an unknown state (its commit may or may not have been made), so that queries tell the truth.
+ */
+export async function refreshRecord(catalog: Catalog, repo: IndexRepo, fullName: string, isPrivate: boolean): Promise<void> {
+  const snapshot = repo.snapshot();
+  const index = await snapshot.readJson<VersionIndex>(packagePaths(fullName).index);
+  if (index) catalog.set({ name: fullName, private: isPrivate, index, summary: await readSummary(snapshot, index) });
+}
+
 async function loadRepo(catalog: Catalog, repo: IndexRepo, isPrivate: boolean): Promise<void> {
   const snapshot = repo.snapshot();
   for (const author of (await snapshot.list('packages')) ?? []) {

@@ -1,6 +1,9 @@
+import type { IndexRepo } from '../../index-repo/types.ts';
 import type { Logger } from '../log.ts';
 import { describeError } from '../log.ts';
 import type { NotificationEvent, Notifier, PreparedNotification } from '../notifications/notifier.ts';
+import type { PackagesContext } from './packages.ts';
+import { refreshRecord } from './catalog.ts';
 
 const nothing: PreparedNotification = { committed() {}, abandoned() {} };
 
@@ -25,4 +28,17 @@ export function prepareNotification(notifier: Notifier, log: Logger, event: Noti
     committed: (commit) => guarded('committed', () => settled.committed(commit)),
     abandoned: () => guarded('abandoned', () => settled.abandoned()),
   };
+}
+
+/**
+ * After an update failed in an unknown state (an I/O error: the commit may or may not have
+ * been made), the package's record is re-read from `main`, and its prepared notification is
+ * left recorded: the next start settles it by what `main` holds.
+ */
+export async function settleUnknown(ctx: PackagesContext, repo: IndexRepo, fullName: string, isPrivate: boolean): Promise<void> {
+  try {
+    await refreshRecord(ctx.catalog, repo, fullName, isPrivate);
+  } catch (err) {
+    ctx.log.error('catalog_refresh_failed', { package: fullName, ...describeError(err) });
+  }
 }

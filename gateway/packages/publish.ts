@@ -1,11 +1,11 @@
 import type { Snapshot, FileChange } from '../../index-repo/types.ts';
-import { fail } from '../errors.ts';
+import { ApiError, fail } from '../errors.ts';
 import type { Bundle } from './bundle.ts';
 import type { Outline } from './outline.ts';
 import type { PackagesContext } from './packages.ts';
 import { summaryVersion } from './catalog.ts';
 import { checkDependencies } from './dependencies.ts';
-import { prepareNotification } from './notify.ts';
+import { prepareNotification, settleUnknown } from './notify.ts';
 import { encodeIndex, findVersion, packagePaths, withVersion, type VersionEntry, type VersionIndex } from './version-index.ts';
 
 export type PublishInput = {
@@ -83,7 +83,8 @@ export async function publishVersion(ctx: PackagesContext, input: PublishInput):
         return { message: `Publish ${outline.name} ${outline.version}`, changes: publishChanges(outline, bundle, next), result: next };
       });
     } catch (err) {
-      notification?.abandoned();
+      if (err instanceof ApiError) notification?.abandoned();
+      else await settleUnknown(ctx, repo, outline.name, isPrivate);
       throw err;
     }
     if (done.commit === null) throw new Error(`publishing ${outline.name} ${outline.version} made no commit`);

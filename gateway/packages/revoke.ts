@@ -1,8 +1,8 @@
 import type { Snapshot } from '../../index-repo/types.ts';
-import { fail } from '../errors.ts';
+import { ApiError, fail } from '../errors.ts';
 import type { PackagesContext } from './packages.ts';
 import { readSummary, summaryVersion } from './catalog.ts';
-import { prepareNotification } from './notify.ts';
+import { prepareNotification, settleUnknown } from './notify.ts';
 import { encodeIndex, findVersion, packagePaths, withRevoked, type VersionEntry, type VersionIndex } from './version-index.ts';
 
 export type RevokeInput = { name: string; version: string; reason: string | null };
@@ -43,7 +43,8 @@ export async function revokeVersion(ctx: PackagesContext, input: RevokeInput): P
     try {
       done = await repo.update(revokePlan(ctx, input));
     } catch (err) {
-      notification?.abandoned();
+      if (err instanceof ApiError) notification?.abandoned();
+      else await settleUnknown(ctx, repo, input.name, record.private);
       throw err;
     }
     if (done.commit === null) {
