@@ -10,6 +10,8 @@ export type PackageRecord = {
   index: VersionIndex;
   /** The summary of the greatest unrevoked version (of the greatest version when all are revoked). */
   summary: string;
+  /** The Git blob id of the `index.json` that `index` mirrors. */
+  indexOid: string | null;
 };
 
 /**
@@ -63,7 +65,23 @@ export async function readSummary(snapshot: Snapshot, index: VersionIndex): Prom
 export async function refreshRecord(catalog: Catalog, repo: IndexRepo, fullName: string, isPrivate: boolean): Promise<void> {
   const snapshot = repo.snapshot();
   const index = await snapshot.readJson<VersionIndex>(packagePaths(fullName).index);
-  if (index) catalog.set({ name: fullName, private: isPrivate, index, summary: await readSummary(snapshot, index) });
+  if (index) catalog.set({ name: fullName, private: isPrivate, index, summary: await readSummary(snapshot, index), indexOid: await indexOidAt(snapshot, fullName) });
+}
+
+/** The blob id of a package's `index.json` in a snapshot (a walk of cached trees, no blob read). */
+export async function indexOidAt(snapshot: Snapshot, fullName: string): Promise<string | null> {
+  return (await snapshot.entry(packagePaths(fullName).index))?.oid ?? null;
+}
+
+/**
+ * A package's `index.json` as a snapshot holds it: the catalog's parsed copy when it mirrors
+ * that very blob, so that a plan in the commit queue reads nothing from disk; else read.
+ */
+export async function indexAt(record: PackageRecord | null, snapshot: Snapshot, fullName: string): Promise<VersionIndex | null> {
+  const oid = await indexOidAt(snapshot, fullName);
+  if (oid === null) return null;
+  if (record !== null && record.name === fullName && record.indexOid === oid) return record.index;
+  return snapshot.readJson<VersionIndex>(packagePaths(fullName).index);
 }
 
 async function loadRepo(catalog: Catalog, repo: IndexRepo, isPrivate: boolean): Promise<void> {
@@ -75,7 +93,8 @@ async function loadRepo(catalog: Catalog, repo: IndexRepo, isPrivate: boolean): 
         const index = await snapshot.readJson<VersionIndex>(packagePaths(`${author}/${name}`).index);
         if (!index) return;
         index.versions.sort((a, b) => compareVersions(a.version, b.version));
-        catalog.set({ name: `${author}/${name}`, private: isPrivate, index, summary: await readSummary(snapshot, index) });
+        const fullName = `${author}/${name}`;
+        catalog.set({ name: fullName, private: isPrivate, index, summary: await readSummary(snapshot, index), indexOid: await indexOidAt(snapshot, fullName) });
       }),
     );
   }

@@ -3,7 +3,7 @@ import { ApiError, fail } from '../errors.ts';
 import type { Bundle } from './bundle.ts';
 import type { Outline } from './outline.ts';
 import type { PackagesContext } from './packages.ts';
-import { summaryVersion } from './catalog.ts';
+import { indexAt, indexOidAt, summaryVersion } from './catalog.ts';
 import { checkDependencies } from './dependencies.ts';
 import { prepareNotification, settleUnknown } from './notify.ts';
 import { encodeIndex, findVersion, packagePaths, withVersion, type VersionEntry, type VersionIndex } from './version-index.ts';
@@ -73,7 +73,7 @@ export async function publishVersion(ctx: PackagesContext, input: PublishInput):
     let done: { commit: string | null; result: VersionIndex };
     try {
       done = await repo.update(async (current: Snapshot) => {
-        const index = await current.readJson<VersionIndex>(packagePaths(outline.name).index);
+        const index = await indexAt(ctx.catalog.get(outline.name), current, outline.name);
         const existing = findVersion(index, outline.version);
         if (existing) {
           throw fail('version_exists', `${outline.name} ${outline.version} is registered already${existing.revoked ? ' (revoked)' : ''}; publish a new version number.`);
@@ -91,7 +91,7 @@ export async function publishVersion(ctx: PackagesContext, input: PublishInput):
     notification?.committed(done.commit);
     const previous = ctx.catalog.get(outline.name);
     const summary = previous && summaryVersion(done.result) !== outline.version ? previous.summary : outline.summary;
-    ctx.catalog.set({ name: outline.name, private: isPrivate, index: done.result, summary });
+    ctx.catalog.set({ name: outline.name, private: isPrivate, index: done.result, summary, indexOid: await indexOidAt(repo.snapshot(), outline.name) });
     ctx.log.info('package_published', { package: outline.name, version: outline.version, private: isPrivate, commit: done.commit, size: bundle.size });
     return { name: outline.name, version: outline.version, sha256: bundle.sha256, commit: done.commit };
   });

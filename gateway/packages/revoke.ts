@@ -1,7 +1,7 @@
 import type { Snapshot } from '../../index-repo/types.ts';
 import { ApiError, fail } from '../errors.ts';
 import type { PackagesContext } from './packages.ts';
-import { readSummary, summaryVersion } from './catalog.ts';
+import { indexAt, indexOidAt, readSummary, summaryVersion } from './catalog.ts';
 import { prepareNotification, settleUnknown } from './notify.ts';
 import { encodeIndex, findVersion, packagePaths, withRevoked, type VersionEntry, type VersionIndex } from './version-index.ts';
 
@@ -13,7 +13,7 @@ type Revoked = { index: VersionIndex; entry: VersionEntry };
 function revokePlan(ctx: PackagesContext, input: RevokeInput) {
   return async (current: Snapshot) => {
     const paths = packagePaths(input.name);
-    const index = await current.readJson<VersionIndex>(paths.index);
+    const index = await indexAt(ctx.catalog.get(input.name), current, input.name);
     const entry = findVersion(index, input.version);
     if (!index || !entry) throw fail('not_found', `${input.name} has no version ${input.version}.`);
     if (entry.revoked) return { result: { index, entry } };
@@ -53,7 +53,7 @@ export async function revokeVersion(ctx: PackagesContext, input: RevokeInput): P
     }
     notification?.committed(done.commit);
     const summary = summaryVersion(done.result.index) === summaryVersion(record.index) ? record.summary : await readSummary(repo.snapshot(), done.result.index).catch(() => record.summary);
-    ctx.catalog.set({ ...record, index: done.result.index, summary });
+    ctx.catalog.set({ ...record, index: done.result.index, summary, indexOid: await indexOidAt(repo.snapshot(), input.name) });
     ctx.log.info('package_revoked', { package: input.name, version: input.version, private: record.private, commit: done.commit });
     return done.result.entry;
   });
