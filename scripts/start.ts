@@ -1,8 +1,12 @@
 import { ConfigError, loadConfig } from '../gateway/config.ts';
 import { createLogger, describeError } from '../gateway/log.ts';
 import { openRegistry } from '../gateway/registry.ts';
+import { batchedWriter } from '../gateway/batched-writer.ts';
 
-const log = createLogger();
+// Log lines go to stdout once per turn of the event loop, and whatever is pending at exit.
+const stdout = batchedWriter((text) => process.stdout.write(text));
+process.on('exit', () => stdout.flush());
+const log = createLogger(stdout.write);
 let config;
 try {
   config = loadConfig(process.env);

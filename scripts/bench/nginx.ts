@@ -20,9 +20,10 @@ export function renderSite(template: string, values: SiteValues): string {
 
 /**
  * The main configuration around the site for a run without root's folders: one worker, in the
- * foreground, every path in `dir`, the access log on (one line per request, as the gateway's).
+ * foreground, every path in `dir`, the access log on (one line per request, as the gateway's)
+ * unless `accessLog` is false.
  */
-export function mainConfig(dir: string, siteFile: string): string {
+export function mainConfig(dir: string, siteFile: string, accessLog: boolean): string {
   const lines = [
     'daemon off;',
     'worker_processes 1;',
@@ -37,7 +38,7 @@ export function mainConfig(dir: string, siteFile: string): string {
     '  sendfile on;',
     '  tcp_nopush on;',
     '  keepalive_requests 1000000;',
-    `  access_log ${path.join(dir, 'access.log')};`,
+    `  access_log ${accessLog ? path.join(dir, 'access.log') : 'off'};`,
     ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((name) => `  ${name}_temp_path ${path.join(dir, name)};`),
     `  include ${siteFile};`,
     '}',
@@ -46,15 +47,15 @@ export function mainConfig(dir: string, siteFile: string): string {
 }
 
 /** Writes the rendered site and the main configuration into `dir`; returns the main file. */
-export function writeNginxConfig(dir: string, values: SiteValues): string {
+export function writeNginxConfig(dir: string, values: SiteValues, accessLog: boolean): string {
   const site = path.join(dir, 'gren-registry.conf');
   fs.writeFileSync(site, renderSite(fs.readFileSync(SITE_TEMPLATE, 'utf8'), values));
   const main = path.join(dir, 'nginx.conf');
-  fs.writeFileSync(main, mainConfig(dir, site));
+  fs.writeFileSync(main, mainConfig(dir, site, accessLog));
   return main;
 }
 
-/** Starts nginx in the foreground on `main` (checked with `nginx -t` first), pinned by `prefix`. */
+/** Starts nginx in the foreground on `main`, behind `prefix` (such as `taskset -c 0`). */
 export function startNginx(main: string, prefix: string[]): ChildProcess {
   const [command, ...args] = [...prefix, 'nginx', '-c', main, '-e', path.join(path.dirname(main), 'error.log')];
   return spawn(command as string, args, { stdio: ['ignore', 'ignore', 'pipe'] });

@@ -15,18 +15,20 @@ import { fillReadData, type ReadFiles } from './read-data.ts';
 import { accessLogLines, startNginx, writeNginxConfig } from './nginx.ts';
 import { cloneMatches, compareServers, request } from './read-checks.ts';
 import { runWrk, type LoadResult } from './wrk.ts';
+import { cpuSeconds } from './process-cpu.ts';
 
-const help = `Usage: node scripts/bench/reads.ts [--seconds N] [--connections N] [--packages N]
+const help = `Usage: node scripts/bench/reads.ts [--seconds N] [--connections N] [--packages N] [--no-access-log]
 
   --seconds N      Length of each measured run (default 10; a 2 s warm-up precedes it).
   --connections N  Open connections of the load (default 64).
   --packages N     Packages in the index besides the hot one (default 500).
+  --no-access-log  Run nginx without its access log (the gateway always logs each request).
 
 Installs nginx and wrk from Debian when missing (apt-get). With two cores or more, each
 server runs on core 0 and wrk on core 1.
 `;
 
-const { values: options } = parseArgs({ options: { seconds: { type: 'string' }, connections: { type: 'string' }, packages: { type: 'string' }, help: { type: 'boolean' } } });
+const { values: options } = parseArgs({ options: { seconds: { type: 'string' }, connections: { type: 'string' }, packages: { type: 'string' }, 'no-access-log': { type: 'boolean' }, help: { type: 'boolean' } } });
 if (options.help) {
   process.stdout.write(help);
   process.exit(0);
@@ -41,7 +43,8 @@ const loadCore = pinned ? ['taskset', '-c', '1'] : [];
 
 type Server = { name: 'nginx' | 'gateway'; base: string; child: ChildProcess; logLines: () => number };
 type Case = { label: string; path: string; conditional: boolean; script?: string };
-type Row = { label: string; nginx: LoadResult; gateway: LoadResult };
+type Measured = LoadResult & { cpuMicros: number | null };
+type Row = { label: string; nginx: Measured; gateway: Measured };
 
 const children: ChildProcess[] = [];
 process.on('exit', () => children.forEach((child) => child.exitCode === null && child.kill('SIGKILL')));
@@ -94,7 +97,7 @@ async function startGateway(dataDir: string, port: number, registryUrl: string):
 }
 
 async function startNginxServer(work: string, dataDir: string, port: number, gatewayPort: number): Promise<Server> {
-  const main = writeNginxConfig(work, { LISTEN: `127.0.0.1:${port}`, REGISTRY_DATA: dataDir, GATEWAY: `127.0.0.1:${gatewayPort}` });
+  const main = writeNginxConfig(work, { LISTEN: `127.0.0.1:${port}`, REGISTRY_DATA: dataDir, GATEWAY: `127.0.0.1:${gatewayPort}` }, !options['no-access-log']);
   execFileSync('nginx', ['-t', '-q', '-c', main, '-e', path.join(work, 'error.log')], { stdio: 'inherit' });
   const child = startNginx(main, serverCore);
   children.push(child);
@@ -113,19 +116,22 @@ function rotationScript(work: string, paths: string[]): string {
   return file;
 }
 
-/** One measured run of one case on one server, after a warm-up; checks one log line per request. */
-async function measure(server: Server, test: Case): Promise<LoadResult> {
+/** One measured run of one case on one server, after a warm-up: its load figures and CPU per request; checks one log line per request. */
+async function measure(server: Server, test: Case): Promise<Measured> {
   const target = `/index/${test.path}`;
   const headers: Record<string, string> = {};
   if (test.conditional) headers['If-None-Match'] = String((await request(server.base, target)).headers.etag);
   const load = { url: `${server.base}${target}`, connections, headers, prefix: loadCore, ...(test.script ? { script: test.script } : {}) };
   await runWrk({ ...load, seconds: 2 });
   const before = server.logLines();
+  const cpuBefore = cpuSeconds(server.child.pid as number);
   const result = await runWrk({ ...load, seconds });
+  const cpuAfter = cpuSeconds(server.child.pid as number);
   await new Promise((resolve) => setTimeout(resolve, 300));
   const logged = server.logLines() - before;
-  if (logged < result.requests) process.stdout.write(`  note: ${server.name} logged ${logged} lines for ${result.requests} requests\n`);
-  return result;
+  if (logged < result.requests && (server.name === 'gateway' || !options['no-access-log'])) process.stdout.write(`  note: ${server.name} logged ${logged} lines for ${result.requests} requests\n`);
+  const cpuMicros = cpuBefore === null || cpuAfter === null ? null : ((cpuAfter - cpuBefore) / result.requests) * 1e6;
+  return { ...result, cpuMicros };
 }
 
 function cases(work: string, files: ReadFiles): Case[] {
@@ -138,17 +144,25 @@ function cases(work: string, files: ReadFiles): Case[] {
   ];
 }
 
+const cell = (text: string, width: number) => text.padStart(width);
+
+/** requests/s, p50, p99 and CPU µs a request, for each server; the gateway's share of nginx's throughput, and of its CPU cost. */
 function printTable(rows: Row[], sizes: Record<string, number>): void {
-  const ms = (value: number) => `${value.toFixed(2)} ms`.padStart(9);
-  const rate = (value: number) => value.toFixed(0).padStart(8);
-  process.stdout.write(`\n${'case'.padEnd(36)} ${'nginx req/s'.padStart(11)} ${'p50'.padStart(9)} ${'p99'.padStart(9)}  ${'gateway req/s'.padStart(13)} ${'p50'.padStart(9)} ${'p99'.padStart(9)}  ${'ratio'.padStart(6)}\n`);
+  const figures = (m: Measured) => [m.requestsPerSecond.toFixed(0), `${m.p50.toFixed(2)}ms`, `${m.p99.toFixed(2)}ms`, m.cpuMicros === null ? '-' : m.cpuMicros.toFixed(1)];
+  const widths = [8, 8, 9, 7];
+  const head = ['req/s', 'p50', 'p99', 'µs CPU'];
+  const side = (values: string[]) => values.map((v, i) => cell(v, widths[i] as number)).join(' ');
+  process.stdout.write(`\n${''.padEnd(34)} ${'nginx'.padEnd(35)}   ${'gateway'.padEnd(35)}   gateway/nginx\n`);
+  process.stdout.write(`${'case'.padEnd(34)} ${side(head)}   ${side(head)}   ${cell('req/s', 6)} ${cell('CPU', 6)}\n`);
   for (const { label, nginx, gateway } of rows) {
-    const ratio = (gateway.requestsPerSecond / nginx.requestsPerSecond).toFixed(2);
-    process.stdout.write(`${label.padEnd(36)} ${rate(nginx.requestsPerSecond).padStart(11)} ${ms(nginx.p50)} ${ms(nginx.p99)}  ${rate(gateway.requestsPerSecond).padStart(13)} ${ms(gateway.p50)} ${ms(gateway.p99)}  ${`${ratio}x`.padStart(6)}\n`);
+    const throughput = `${(gateway.requestsPerSecond / nginx.requestsPerSecond).toFixed(2)}x`;
+    const cpu = nginx.cpuMicros && gateway.cpuMicros ? `${(gateway.cpuMicros / nginx.cpuMicros).toFixed(1)}x` : '-';
+    process.stdout.write(`${label.padEnd(34)} ${side(figures(nginx))}   ${side(figures(gateway))}   ${cell(throughput, 6)} ${cell(cpu, 6)}\n`);
     const failed = nginx.failures + gateway.failures;
     if (failed > 0) process.stdout.write(`  failures: nginx ${nginx.failures}, gateway ${gateway.failures}\n`);
   }
   process.stdout.write(`\nsizes: ${Object.entries(sizes).map(([name, bytes]) => `${name} ${bytes} bytes`).join(', ')}\n`);
+  process.stdout.write('µs CPU: user and system time of the server (nginx: master and worker) per request; it hardly moves when other programs share the machine, requests/s does.\n');
 }
 
 async function main(): Promise<void> {
@@ -167,7 +181,8 @@ async function main(): Promise<void> {
     process.stdout.write(problems.length === 0 ? 'nginx with docs/nginx.conf answers as the gateway: files, headers, 304, HEAD, escapes\n' : `nginx differs from the gateway:\n  ${problems.join('\n  ')}\n`);
     const head = execFileSync('git', ['--git-dir', dataPaths(dataDir).publicGit, 'rev-parse', 'main'], { encoding: 'utf8' }).trim();
     process.stdout.write(`git clone through nginx: ${cloneMatches(nginx.base, work, head) ? 'equals main' : 'DIFFERS from main'}\n`);
-    process.stdout.write(`${pinned ? 'servers on core 0, wrk on core 1' : 'not pinned to cores'}; ${connections} connections, ${seconds} s a run\n`);
+    const logs = options['no-access-log'] ? 'nginx without its access log' : 'both logging each request';
+    process.stdout.write(`${pinned ? 'servers on core 0, wrk on core 1' : 'not pinned to cores'}; ${connections} connections, ${seconds} s a run; ${logs}\n`);
     const rows: Row[] = [];
     for (const test of cases(work, files)) {
       rows.push({ label: test.label, nginx: await measure(nginx, test), gateway: await measure(gateway, test) });
