@@ -4,6 +4,7 @@ import type { Config } from './config.ts';
 import type { Clock } from './clock.ts';
 import type { Logger } from './log.ts';
 import { describeError } from './log.ts';
+import { logRequest } from './log-request.ts';
 import { ApiError, fail } from './errors.ts';
 import type { IndexRepo } from '../index-repo/types.ts';
 import type { Accounts } from './accounts/accounts.ts';
@@ -60,12 +61,7 @@ function requestLog(log: Logger): Koa.Middleware {
     try {
       await next();
     } finally {
-      log.info('request', {
-        method: ctx.method,
-        path: ctx.path,
-        status: ctx.status,
-        ms: Math.round((performance.now() - started) * 10) / 10,
-      });
+      logRequest(log, ctx.method, ctx.path, ctx.status, started);
     }
   };
 }

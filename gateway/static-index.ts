@@ -6,6 +6,7 @@ import type { Logger } from './log.ts';
 import { Lru } from '../index-repo/lru.ts';
 import { fail } from './errors.ts';
 import { notModified } from './conditional.ts';
+import { logRequest } from './log-request.ts';
 
 const PREFIX = '/index/';
 
@@ -111,7 +112,7 @@ export function indexFastPath(deps: { indexFiles: IndexFiles; log: Logger }): (r
     const { status, headers, body } = answer(file, method, req.headers['if-none-match']);
     res.writeHead(status, headers);
     res.end(body);
-    deps.log.info('request', { method, path, status, ms: Math.round((performance.now() - started) * 10) / 10 });
+    logRequest(deps.log, method, path, status, started);
     return true;
   };
 }

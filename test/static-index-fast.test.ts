@@ -146,9 +146,11 @@ test('each request the fast path answers is one log line with method, path, stat
       { event: 'request', level: 'info', method: 'GET', path: `/index/${INDEX}`, status: 304 },
     ],
   );
+  const fromApp = reg.log.lines.find((line) => line.event === 'request' && line.path === `/index/${INDEX}`);
   for (const line of lines) {
     t.is(typeof line.ms, 'number');
     t.regex(String(line.time), /^\d{4}-\d\d-\d\dT/);
+    t.deepEqual(Object.keys(line), Object.keys(fromApp ?? {}), 'the same fields as the line of a request the app answers');
   }
 });
 
