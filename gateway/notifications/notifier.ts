@@ -1,9 +1,8 @@
 import type { Config } from '../config.ts';
 import type { Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
-import { describeError } from '../log.ts';
-import { DeliveryStore, type Delivery, type NotificationEvent, type Target } from './delivery-store.ts';
-import { attempt } from './deliver.ts';
+import { DeliveryStore, type NotificationEvent, type Target } from './delivery-store.ts';
+import { DeliveryWorker } from './delivery-worker.ts';
 
 export type { NotificationEvent } from './delivery-store.ts';
 
@@ -57,80 +56,21 @@ function targetsOf(config: Config): Target[] {
   return [...targets, ...config.webhookUrls.map((url): Target => ({ kind: 'webhook', url }))];
 }
 
-/** Only the host of a target goes in a log line: a URL may carry a secret in its path or query. */
-function hostOf(url: string): string {
-  try {
-    return new URL(url).host;
-  } catch {
-    return '?';
-  }
-}
-
 export function openNotifier(options: NotifierOptions): Notifier {
-  const { config, clock, log } = options;
-  const initialDelayMs = options.initialDelayMs ?? 1000;
-  const maxDelayMs = options.maxDelayMs ?? 60 * 60 * 1000;
-  const timeoutMs = options.timeoutMs ?? 10_000;
-  const concurrency = options.concurrency ?? 4;
+  const { config, clock } = options;
   const targets = targetsOf(config);
   const store = new DeliveryStore(options.file);
-  const busy = new Set<number>();
-  const inFlight = new Set<Promise<void>>();
-  const stopping = new AbortController();
-  let timer: NodeJS.Timeout | null = null;
-  let closed = false;
-
-  const backoff = (attempts: number) => Math.min(maxDelayMs, initialDelayMs * 2 ** Math.min(attempts - 1, 30)) * (0.8 + Math.random() * 0.4);
-
-  const settle = (delivery: Delivery, error: string | null) => {
-    const fields = { delivery: delivery.id, target: delivery.target, host: hostOf(delivery.url), package: delivery.package, version: delivery.version };
-    if (error === null) {
-      store.delivered(delivery.id);
-      log.info('notification_delivered', { ...fields, attempts: delivery.attempts + 1 });
-      return;
-    }
-    const delay = Math.round(backoff(delivery.attempts + 1));
-    store.failed(delivery.id, Date.now() + delay, error);
-    log.warn('notification_failed', { ...fields, attempts: delivery.attempts + 1, error, retryInMs: delay });
-  };
-
-  const start = (delivery: Delivery) => {
-    busy.add(delivery.id);
-    const running = (async () => {
-      const error = await attempt(delivery, config.webhookSecret, AbortSignal.any([stopping.signal, AbortSignal.timeout(timeoutMs)]));
-      // An attempt cut short by close() stays owed as it was, for the next start.
-      if (!stopping.signal.aborted || error === null) settle(delivery, error);
-    })()
-      .catch((err: unknown) => log.error('notification_store_failed', { delivery: delivery.id, ...describeError(err) }))
-      .finally(() => {
-        busy.delete(delivery.id);
-        inFlight.delete(running);
-        run();
-      });
-    inFlight.add(running);
-  };
-
-  const schedule = () => {
-    if (timer) clearTimeout(timer);
-    timer = null;
-    const next = store.nextDue(busy);
-    if (next === null) return;
-    timer = setTimeout(run, Math.min(Math.max(0, next - Date.now()), 2 ** 31 - 1));
-    timer.unref();
-  };
-
-  function run(): void {
-    if (closed) return;
-    try {
-      const free = concurrency - busy.size;
-      if (free > 0) for (const delivery of store.due(Date.now(), free, busy)) start(delivery);
-      schedule();
-    } catch (err) {
-      log.error('notification_store_failed', describeError(err));
-    }
-  }
-
+  const worker = new DeliveryWorker({
+    store,
+    log: options.log,
+    secret: config.webhookSecret,
+    initialDelayMs: options.initialDelayMs ?? 1000,
+    maxDelayMs: options.maxDelayMs ?? 60 * 60 * 1000,
+    timeoutMs: options.timeoutMs ?? 10_000,
+    concurrency: options.concurrency ?? 4,
+  });
   const created = () => clock.now().toISOString();
+  let closed = false;
 
   const notifier: Notifier = {
     prepare(event) {
@@ -139,7 +79,7 @@ export function openNotifier(options: NotifierOptions): Notifier {
       return {
         committed(commit) {
           store.commitIntent(id, commit, targets, Date.now(), created());
-          run();
+          worker.run();
         },
         abandoned() {
           store.dropIntent(id);
@@ -151,20 +91,18 @@ export function openNotifier(options: NotifierOptions): Notifier {
         const commit = await find(intent);
         if (commit === null) store.dropIntent(intent.id);
         else store.commitIntent(intent.id, commit, targets, Date.now(), created());
-        log.info('notification_recovered', { package: intent.package, version: intent.version, event: intent.event, committed: commit !== null });
+        options.log.info('notification_recovered', { package: intent.package, version: intent.version, event: intent.event, committed: commit !== null });
       }
-      run();
+      worker.run();
     },
     owed: () => store.owed(),
     async close() {
       if (closed) return;
       closed = true;
-      if (timer) clearTimeout(timer);
-      stopping.abort();
-      await Promise.allSettled([...inFlight]);
+      await worker.stop();
       store.close();
     },
   };
-  run();
+  worker.run();
   return notifier;
 }

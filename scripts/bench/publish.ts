@@ -157,6 +157,39 @@ async function fill(dataDir: string, versions: number, registryUrl: string): Pro
   await index.close();
 }
 
+type Acknowledged = Array<{ name: string; version: string }>;
+
+/** Publishes prepared ~30 KB bundles of `bench/<prefix>-<client>-<n>`, each depending on a filled package. */
+function grenPublisher(url: string, token: string, prefix: string, acknowledged: Acknowledged) {
+  const bundles = new Map<string, Buffer>();
+  const target = (client: number, i: number) => ({ name: `bench/${prefix}-${client}-${i % 10}`, version: `1.0.${Math.floor(i / 10)}` });
+  return {
+    prepare(parallel: number, count: number) {
+      for (let c = 0; c < parallel; c++) {
+        for (let i = 0; i < count; i++) {
+          const { name, version } = target(c, i);
+          bundles.set(`${name}@${version}`, grenBundle(name, version, 30_000, { 'fill/pkg-0': '1.0.0 <= v < 2.0.0' }));
+        }
+      }
+    },
+    async publish(client: number, i: number) {
+      const { name, version } = target(client, i);
+      const body = bundles.get(`${name}@${version}`) as Buffer;
+      const res = await fetch(`${url}/packages/${name}/${version}`, { method: 'PUT', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/gzip' }, body });
+      const text = await res.text();
+      if (res.status !== 201) throw new Error(`publish ${name} ${version}: ${res.status} ${text}`);
+      acknowledged.push({ name, version });
+    },
+  };
+}
+
+/** After a kill -9: how many acknowledged publishes `git` finds in main. */
+function checkDurable(dataDir: string, acknowledged: Acknowledged): void {
+  const tree = new Set(execFileSync('git', ['--git-dir', dataPaths(dataDir).publicGit, 'ls-tree', '-r', '--name-only', 'main'], { maxBuffer: 1 << 28 }).toString().split('\n'));
+  const missing = acknowledged.filter(({ name, version }) => !tree.has(`packages/${name}/${version}/bundle.pkg.gz`));
+  process.stdout.write(`  durability: killed with SIGKILL after the runs; ${acknowledged.length - missing.length} of ${acknowledged.length} acknowledged publishes in main\n`);
+}
+
 async function benchGren(versions: number): Promise<Run[]> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gren-bench-'));
   const port = await freePort();
@@ -174,29 +207,8 @@ async function benchGren(versions: number): Promise<Run[]> {
   await waitUntil(`${url}/healthz`, child, output);
   process.stdout.write(`  (started in ${((performance.now() - started) / 1000).toFixed(1)} s)\n`);
 
-  const acknowledged: Array<{ name: string; version: string }> = [];
-  const publisher = (prefix: string) => {
-    const bundles = new Map<string, Buffer>();
-    const target = (client: number, i: number) => ({ name: `bench/${prefix}-${client}-${i % 10}`, version: `1.0.${Math.floor(i / 10)}` });
-    return {
-      prepare(parallel: number, count: number) {
-        for (let c = 0; c < parallel; c++) {
-          for (let i = 0; i < count; i++) {
-            const { name, version } = target(c, i);
-            bundles.set(`${name}@${version}`, grenBundle(name, version, 30_000, { 'fill/pkg-0': '1.0.0 <= v < 2.0.0' }));
-          }
-        }
-      },
-      async publish(client: number, i: number) {
-        const { name, version } = target(client, i);
-        const body = bundles.get(`${name}@${version}`) as Buffer;
-        const res = await fetch(`${url}/packages/${name}/${version}`, { method: 'PUT', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/gzip' }, body });
-        const text = await res.text();
-        if (res.status !== 201) throw new Error(`publish ${name} ${version}: ${res.status} ${text}`);
-        acknowledged.push({ name, version });
-      },
-    };
-  };
+  const acknowledged: Acknowledged = [];
+  const publisher = (prefix: string) => grenPublisher(url, token, prefix, acknowledged);
   const runs: Run[] = [];
   const warm = publisher('warm');
   warm.prepare(1, 20);
@@ -219,9 +231,7 @@ async function benchGren(versions: number): Promise<Run[]> {
   // Durability: kill -9, then count with git what was acknowledged.
   await stop(child);
   access.close();
-  const tree = new Set(execFileSync('git', ['--git-dir', dataPaths(dataDir).publicGit, 'ls-tree', '-r', '--name-only', 'main'], { maxBuffer: 1 << 28 }).toString().split('\n'));
-  const missing = acknowledged.filter(({ name, version }) => !tree.has(`packages/${name}/${version}/bundle.pkg.gz`));
-  process.stdout.write(`  durability: killed with SIGKILL after the runs; ${acknowledged.length - missing.length} of ${acknowledged.length} acknowledged publishes in main\n`);
+  checkDurable(dataDir, acknowledged);
   fs.rmSync(dataDir, { recursive: true, force: true });
   return runs;
 }
