@@ -32,6 +32,22 @@ export async function replaceFile(file: string, data: Uint8Array | string, sync:
   }
 }
 
+/** Writes `data` to a new temporary file beside `file` and flushes it; returns the temporary's path, to rename. */
+export async function writeFlushed(file: string, data: Uint8Array): Promise<string> {
+  const temp = tempPathFor(file);
+  const handle = await fs.open(temp, 'wx', 0o444);
+  try {
+    await handle.writeFile(data);
+    await handle.datasync();
+  } catch (err) {
+    await handle.close();
+    await fs.rm(temp, { force: true });
+    throw err;
+  }
+  await handle.close();
+  return temp;
+}
+
 /** Flushes a folder's entries (names created, renamed or removed) to disk. */
 export async function syncDir(dir: string): Promise<void> {
   const handle = await fs.open(dir, 'r');

@@ -79,7 +79,8 @@ export class GitIndexRepo implements IndexRepo {
   /**
    * Makes one commit of `changes` on `main`, or none when the tree would not change. Call only
    * from inside the queue. The steps, in the order that makes a crash harmless: store the new
-   * objects durably, move the ref durably, then refresh what is derived (server info, served files).
+   * objects durably (as one pack), move the ref durably, then refresh what is derived (server
+   * info, served files).
    */
   async commit(message: string, changes: FileChange[]): Promise<string | null> {
     const { store, served, gitDir, clock, log, name } = this.parts;
@@ -92,8 +93,12 @@ export class GitIndexRepo implements IndexRepo {
     this.headCommit = commit.oid;
     this.rootTree = built.oid;
     this.current = createSnapshot(store, commit.oid, built.oid);
-    await writeInfoRefs(gitDir, commit.oid);
-    if (served) await served.apply(changes, commit.oid);
+    // Clones read info/refs, then the pack list: the list must name the new pack first.
+    const serverInfo = async () => {
+      await writeInfoPacks(gitDir, store.packNames());
+      await writeInfoRefs(gitDir, commit.oid);
+    };
+    await Promise.all([serverInfo(), served?.apply(changes, commit.oid)]);
     log.info('index_commit', { repo: name, commit: commit.oid, message: message.split('\n', 1)[0] });
     this.commitsSincePack++;
     const { packEvery } = this.parts;

@@ -3,7 +3,8 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { decodeTree, EMPTY_TREE, unwrapObject, type EncodedObject, type ObjectType, type Tree } from './git-object.ts';
 import { PackReader } from './pack-reader.ts';
-import { replaceFile, syncDir } from './durable-fs.ts';
+import { syncDir, writeFlushed } from './durable-fs.ts';
+import { encodePack } from './pack-writer.ts';
 import { Lru } from './lru.ts';
 
 type RawObject = { type: ObjectType; content: Buffer };
@@ -25,8 +26,7 @@ export class ObjectStore {
   private packs: PackReader[] = [];
   private readonly trees: Lru<string, Tree>;
   private readonly blobs: Lru<string, Buffer>;
-  /** Object folders known to exist, to spare a mkdir per object. */
-  private readonly knownDirs = new Set<string>();
+  private packDirReady = false;
 
   constructor(gitDir: string, options: ObjectStoreOptions = {}) {
     this.objectsDir = path.join(gitDir, 'objects');
@@ -132,45 +132,41 @@ export class ObjectStore {
     return content;
   }
 
-  /** Writes one loose object; true when it had to create the object's folder. */
-  private async writeLoose(object: EncodedObject): Promise<boolean> {
-    const file = this.loosePath(object.oid);
-    const dir = path.dirname(file);
-    const data = zlib.deflateSync(object.wrapped, { level: 1 });
-    let created = false;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        if (!this.knownDirs.has(dir)) {
-          created = (await fs.mkdir(dir, { recursive: true })) !== undefined || created;
-          this.knownDirs.add(dir);
-        }
-        await replaceFile(file, data, true);
-        return created;
-      } catch (err) {
-        // `git prune-packed` (after a repack) removes the object folders it empties, even
-        // one this process has just made: make it again.
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 5) throw err;
-        this.knownDirs.delete(dir);
-      }
-    }
-  }
-
   /**
-   * Stores the objects in parallel, and returns once every one of them is on disk (content flushed, then renamed into place, then the folders flushed).
+   * Stores a commit's objects as one new pack: the pack and its index are written to
+   * temporary names and flushed together, renamed pack first (Git finds packs by their
+   * index, so never an index without its pack), then the folder is flushed. Returns the
+   * pack's name once all of it is on disk.
    */
-  async writeAll(objects: EncodedObject[]): Promise<number> {
-    // Every object of a commit is new but for rare repeats (two versions with the same
-    // gren.json): writing a repeat again is harmless, and cheaper than asking for each.
-    const missing = objects;
-    const created = await Promise.all(missing.map((object) => this.writeLoose(object)));
-    const dirs = new Set(missing.map((object) => path.dirname(this.loosePath(object.oid))));
-    // A folder gone by now was emptied by `git prune-packed`: its objects are in a flushed pack.
-    await Promise.all([...dirs].map((dir) => syncDir(dir).catch(ignoreMissing)));
-    if (created.includes(true)) await syncDir(this.objectsDir);
-    return missing.length;
+  async writeAll(objects: EncodedObject[]): Promise<string> {
+    const { name, pack, idx } = encodePack(objects);
+    const dir = path.join(this.objectsDir, 'pack');
+    if (!this.packDirReady) {
+      await fs.mkdir(dir, { recursive: true });
+      this.packDirReady = true;
+    }
+    const packFile = path.join(dir, `pack-${name}.pack`);
+    const idxFile = path.join(dir, `pack-${name}.idx`);
+    const [packTemp, idxTemp] = await Promise.all([writeFlushed(packFile, pack), writeFlushed(idxFile, idx)]);
+    await fs.rename(packTemp, packFile);
+    await fs.rename(idxTemp, idxFile);
+    await syncDir(dir);
+    this.packs.push(await PackReader.open(packFile, idx));
+    return `pack-${name}.pack`;
+  }
+
+  /** Removes packs left without their index by a crash between the two renames. */
+  async removeOrphanPacks(): Promise<number> {
+    const dir = path.join(this.objectsDir, 'pack');
+    let names: string[];
+    try {
+      names = await fs.readdir(dir);
+    } catch {
+      return 0;
+    }
+    const orphans = names.filter((n) => n.endsWith('.pack') && !names.includes(n.replace(/\.pack$/, '.idx')));
+    for (const orphan of orphans) await fs.rm(path.join(dir, orphan), { force: true });
+    return orphans.length;
   }
 }
 
-function ignoreMissing(err: NodeJS.ErrnoException): void {
-  if (err.code !== 'ENOENT') throw err;
-}

@@ -45,13 +45,13 @@ async function initialise(gitDir: string): Promise<void> {
   await fsp.mkdir(path.join(gitDir, 'info'), { recursive: true });
 }
 
-/** Clears what a process killed mid-commit may have left: temporary files and the ref lock. */
+/** Clears what a process killed mid-commit may have left: temporary files and the ref lock (orphan packs: the store). */
 async function removeLeftovers(gitDir: string): Promise<number> {
   await removeStaleRefLock(gitDir);
   const objects = path.join(gitDir, 'objects');
   const dirs = (await fsp.readdir(objects)).filter((d) => /^[0-9a-f]{2}$/.test(d));
   let removed = 0;
-  for (const dir of [...dirs.map((d) => path.join(objects, d)), path.join(objects, 'info'), path.join(gitDir, 'info')]) {
+  for (const dir of [...dirs.map((d) => path.join(objects, d)), path.join(objects, 'pack'), path.join(objects, 'info'), path.join(gitDir, 'info')]) {
     removed += await removeStaleTemps(dir);
   }
   return removed;
@@ -78,7 +78,7 @@ export async function openIndexRepo(options: OpenIndexRepoOptions): Promise<Loca
   const release = takeProcessLock(gitDir);
   const store = new ObjectStore(gitDir, options.store);
   try {
-    const leftovers = await removeLeftovers(gitDir);
+    const leftovers = (await removeLeftovers(gitDir)) + (await store.removeOrphanPacks());
     if (leftovers > 0) log.warn('index_leftovers_removed', { repo: name, files: leftovers });
     await store.rescanPacks();
     const hasGit = await gitAvailable();

@@ -25,10 +25,11 @@ export class PackReader {
     this.count = idx.readUInt32BE(8 + 255 * 4);
   }
 
-  static async open(packFile: string): Promise<PackReader> {
-    const idx = await fs.readFile(packFile.replace(/\.pack$/, '.idx'));
+  /** Opens a pack; `idx` spares reading its index when the caller has just written it. */
+  static async open(packFile: string, idx?: Buffer): Promise<PackReader> {
+    const index = idx ?? (await fs.readFile(packFile.replace(/\.pack$/, '.idx')));
     const handle = await fs.open(packFile, 'r');
-    return new PackReader(packFile, idx, handle);
+    return new PackReader(packFile, index, handle);
   }
 
   close(): Promise<void> {

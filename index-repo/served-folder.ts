@@ -8,7 +8,7 @@ import type { FileChange } from './types.ts';
 /**
  * The served folder holds the tree of `main` as plain files, for any static file server.
  * Each file is replaced by a rename, so a reader never sees half of one. The marker file
- * beside the folder names the commit the folder equals; it is removed while the folder
+ * beside the folder names the commit the folder equals; it is rewritten after the folder
  * changes, so that after a crash `reconcile` knows to compare the folder with `main`.
  */
 export class ServedFolder {
@@ -30,9 +30,11 @@ export class ServedFolder {
     }
   }
 
-  /** Applies one commit's changes: writes in the order given, then deletions. */
+  /**
+   * Applies one commit's changes: writes in the order given, then deletions, then the marker.
+   * A crash before the marker is rewritten leaves it naming an older commit than `main`.
+   */
   async apply(changes: FileChange[], commit: string): Promise<void> {
-    await fs.rm(this.marker, { force: true });
     for (const change of changes) {
       if ('delete' in change) continue;
       const file = path.join(this.dir, change.path);

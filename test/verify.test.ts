@@ -52,6 +52,18 @@ function git(args: string[], cwd?: string): string {
   return execFileSync('git', ['-c', 'user.name=Tamper', '-c', 'user.email=tamper@example.com', ...args], { cwd, encoding: 'utf8' }).trim();
 }
 
+/** Turns every pack of a repository into loose objects, so that one object can be damaged alone. */
+function unpackAll(gitDir: string): void {
+  const packDir = path.join(gitDir, 'objects', 'pack');
+  const aside = tempDir('gren-packs-');
+  for (const name of fs.readdirSync(packDir).filter((n) => n.endsWith('.pack'))) {
+    for (const ext of ['.pack', '.idx']) fs.renameSync(path.join(packDir, name.replace(/\.pack$/, ext)), path.join(aside, name.replace(/\.pack$/, ext)));
+    execFileSync('git', ['--git-dir', gitDir, 'unpack-objects', '-q'], { input: fs.readFileSync(path.join(aside, name)) });
+  }
+  fs.writeFileSync(path.join(gitDir, 'objects', 'info', 'packs'), '\n');
+  fs.rmSync(aside, { recursive: true, force: true });
+}
+
 function looseObject(gitDir: string, oid: string): string {
   const file = path.join(gitDir, 'objects', oid.slice(0, 2), oid.slice(2));
   if (!fs.existsSync(file)) throw new Error(`${oid} is not a loose object of ${gitDir}`);
@@ -72,6 +84,8 @@ test('a modified served file, a deleted bundle and a corrupted object are each o
   const reg = await populated(t);
   await reg.close();
   const paths = dataPaths(reg.dataDir);
+  unpackAll(paths.publicGit);
+  unpackAll(paths.privateGit);
   fs.appendFileSync(path.join(paths.publicServed, 'packages/gren-lang/core/index.json'), ' ');
   const bundleOid = git(['--git-dir', paths.publicGit, 'rev-parse', 'main:packages/gren-lang/core/7.0.0/bundle.pkg.gz']);
   fs.rmSync(looseObject(paths.publicGit, bundleOid));
