@@ -1,8 +1,9 @@
 /**
- * Whether a request's `If-None-Match` matches the ETag, so that the answer is 304. As the
- * origin server, the registry answers 304 on a match whatever the request's Cache-Control
- * says (Koa's `ctx.fresh` is written for caches and ignores validators under `no-cache`,
- * which fetch() sends with every conditional request).
+ * Whether a request's `If-None-Match` names `etag` (weak comparison, `*` matches anything),
+ * so that the answer is `304 Not Modified`. Unlike Koa's `ctx.fresh`, a request's
+ * `Cache-Control: no-cache` does not turn this off: that directive is for caches on the way,
+ * while the origin still answers the condition (RFC 9110, 13.1.2). `fetch` sends it with
+ * every conditional request.
  */
 export function notModified(ifNoneMatch: string | undefined, etag: string): boolean {
   if (!ifNoneMatch) return false;

@@ -1,51 +1,15 @@
 import test from 'ava';
 import crypto from 'node:crypto';
 import path from 'node:path';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { bundle } from './helpers/bundle.ts';
 import { publisher, putBundle } from './helpers/fixtures.ts';
 import { expectJson, startRegistryWithMail } from './helpers/accounts.ts';
-import { freePort, tempDir } from './helpers/registry.ts';
+import { tempDir } from './helpers/registry.ts';
+import { startRegistryProcess, type RegistryProcess } from './helpers/process.ts';
 import { fsck, gitCmd } from './helpers/git.ts';
 import { startReceiver, type Received } from './helpers/receiver.ts';
 
-const repoRoot = path.resolve(import.meta.dirname, '..');
 const secret = 'crash test secret';
-
-type Child = { process: ChildProcess; url: string; output: string[] };
-
-/** Runs `node scripts/start.ts` as its own process, and waits for it to answer /healthz. */
-async function startChild(env: Record<string, string>): Promise<Child> {
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, ['scripts/start.ts'], {
-    cwd: repoRoot,
-    env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', REGISTRY_URL: url },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const output: string[] = [];
-  child.stdout?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`the registry exited: ${output.join('')}`);
-    try {
-      if ((await fetch(`${url}/healthz`)).ok) return { process: child, url, output };
-    } catch {
-      // Not listening yet.
-    }
-    if (Date.now() > deadline) throw new Error(`the registry did not start: ${output.join('')}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-function kill9(child: Child): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.process.exitCode !== null || child.process.signalCode !== null) return resolve();
-    child.process.once('exit', () => resolve());
-    child.process.kill('SIGKILL');
-  });
-}
 
 type Ack = { name: string; version: string; sha256: string; commit: string };
 
@@ -53,7 +17,7 @@ type Ack = { name: string; version: string; sha256: string; commit: string };
  * Four clients publish versions of their own package (and of one shared package) as fast as
  * they can, until the process is killed after `killAfter` acknowledgements.
  */
-async function publishUntilKilled(child: Child, token: string, round: number, killAfter: number): Promise<Ack[]> {
+async function publishUntilKilled(child: RegistryProcess, token: string, round: number, killAfter: number): Promise<Ack[]> {
   const acks: Ack[] = [];
   let killed: Promise<void> | null = null;
   const client = async (id: number) => {
@@ -71,7 +35,9 @@ async function publishUntilKilled(child: Child, token: string, round: number, ki
       const answer = (await res.json()) as Ack;
       acks.push({ name, version, sha256: answer.sha256, commit: answer.commit });
       // Killed a moment later, at a random point of the publishes in flight.
-      if (acks.length >= killAfter) killed ??= new Promise((resolve) => setTimeout(resolve, Math.random() * 80)).then(() => kill9(child));
+      if (acks.length >= killAfter) killed ??= new Promise((resolve) => setTimeout(resolve, Math.random() * 80)).then(async () => {
+        await child.stop('SIGKILL');
+      });
     }
   };
   await Promise.all([0, 1, 2, 3].map(client));
@@ -105,14 +71,14 @@ test('a registry killed with SIGKILL amid concurrent publishes keeps every ackno
   t.teardown(() => receiver.close());
   receiver.answer = () => 503;
   const env = { REGISTRY_DATA: dataDir, WEBHOOK_URLS: `${receiver.url}/hook`, WEBHOOK_SECRET: secret };
-  const children: Child[] = [];
+  const children: RegistryProcess[] = [];
   t.teardown(async () => {
-    for (const child of children) await kill9(child);
+    for (const child of children) await child.stop('SIGKILL');
   });
 
   const acks: Ack[] = [];
   for (const [round, killAfter] of [[1, 25], [2, 40]] as const) {
-    const child = await startChild(env);
+    const child = await startRegistryProcess(env);
     children.push(child);
     acks.push(...(await publishUntilKilled(child, token, round, killAfter)));
     t.not(child.process.signalCode, null, 'killed by a signal, not stopped');
@@ -120,7 +86,7 @@ test('a registry killed with SIGKILL amid concurrent publishes keeps every ackno
   t.true(acks.length >= 65);
 
   receiver.answer = () => 200;
-  const after = await startChild(env);
+  const after = await startRegistryProcess(env);
   children.push(after);
 
   // Every acknowledged publish is there, with the bytes it answered for, in the commit it named.

@@ -6,7 +6,7 @@ import { readJson } from '../body.ts';
 import { fail } from '../errors.ts';
 import { readBundle } from '../packages/bundle.ts';
 import { validateOutline } from '../packages/outline.ts';
-import { notModified } from '../packages/etag.ts';
+import { notModified } from '../conditional.ts';
 import { isAuthor, isName } from '../packages/package-name.ts';
 import { isVersion } from '../packages/range.ts';
 

@@ -3,7 +3,7 @@ import type Koa from 'koa';
 import type { AppDeps } from '../app.ts';
 import { principalOf } from '../authenticate.ts';
 import { fail } from '../errors.ts';
-import { notModified } from '../packages/etag.ts';
+import { notModified } from '../conditional.ts';
 import { isAuthor, isName } from '../packages/package-name.ts';
 import { isVersion } from '../packages/range.ts';
 import { packagePaths } from '../packages/version-index.ts';
