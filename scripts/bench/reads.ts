@@ -17,9 +17,10 @@ import { cloneMatches, compareServers, request } from './read-checks.ts';
 import { runWrk, type LoadResult } from './wrk.ts';
 import { cpuSeconds } from './process-cpu.ts';
 
-const help = `Usage: node scripts/bench/reads.ts [--seconds N] [--connections N] [--packages N] [--no-access-log]
+const help = `Usage: node scripts/bench/reads.ts [--seconds N] [--rounds N] [--connections N] [--packages N] [--no-access-log]
 
   --seconds N      Length of each measured run (default 10; a 2 s warm-up precedes it).
+  --rounds N       Rounds over every case, alternating the servers; the median round counts (default 1).
   --connections N  Open connections of the load (default 64).
   --packages N     Packages in the index besides the hot one (default 500).
   --no-access-log  Run nginx without its access log (the gateway always logs each request).
@@ -28,12 +29,13 @@ Installs nginx and wrk from Debian when missing (apt-get). With two cores or mor
 server runs on core 0 and wrk on core 1.
 `;
 
-const { values: options } = parseArgs({ options: { seconds: { type: 'string' }, connections: { type: 'string' }, packages: { type: 'string' }, 'no-access-log': { type: 'boolean' }, help: { type: 'boolean' } } });
+const { values: options } = parseArgs({ options: { seconds: { type: 'string' }, rounds: { type: 'string' }, connections: { type: 'string' }, packages: { type: 'string' }, 'no-access-log': { type: 'boolean' }, help: { type: 'boolean' } } });
 if (options.help) {
   process.stdout.write(help);
   process.exit(0);
 }
 const seconds = Number(options.seconds ?? 10);
+const rounds = Number(options.rounds ?? 1);
 const connections = Number(options.connections ?? 64);
 const packages = Number(options.packages ?? 500);
 const repoRoot = path.resolve(import.meta.dirname, '../..');
@@ -146,6 +148,11 @@ function cases(work: string, files: ReadFiles): Case[] {
 
 const cell = (text: string, width: number) => text.padStart(width);
 
+/** The run of median throughput. */
+function median(runs: Measured[]): Measured {
+  return [...runs].sort((a, b) => a.requestsPerSecond - b.requestsPerSecond)[Math.floor(runs.length / 2)] as Measured;
+}
+
 /** requests/s, p50, p99 and CPU µs a request, for each server; the gateway's share of nginx's throughput, and of its CPU cost. */
 function printTable(rows: Row[], sizes: Record<string, number>): void {
   const figures = (m: Measured) => [m.requestsPerSecond.toFixed(0), `${m.p50.toFixed(2)}ms`, `${m.p99.toFixed(2)}ms`, m.cpuMicros === null ? '-' : m.cpuMicros.toFixed(1)];
@@ -182,11 +189,17 @@ async function main(): Promise<void> {
     const head = execFileSync('git', ['--git-dir', dataPaths(dataDir).publicGit, 'rev-parse', 'main'], { encoding: 'utf8' }).trim();
     process.stdout.write(`git clone through nginx: ${cloneMatches(nginx.base, work, head) ? 'equals main' : 'DIFFERS from main'}\n`);
     const logs = options['no-access-log'] ? 'nginx without its access log' : 'both logging each request';
-    process.stdout.write(`${pinned ? 'servers on core 0, wrk on core 1' : 'not pinned to cores'}; ${connections} connections, ${seconds} s a run; ${logs}\n`);
-    const rows: Row[] = [];
-    for (const test of cases(work, files)) {
-      rows.push({ label: test.label, nginx: await measure(nginx, test), gateway: await measure(gateway, test) });
+    process.stdout.write(`${pinned ? 'servers on core 0, wrk on core 1' : 'not pinned to cores'}; ${connections} connections, ${seconds} s a run, ${rounds} round(s); ${logs}\n`);
+    const runs = new Map<string, { nginx: Measured[]; gateway: Measured[] }>();
+    for (let round = 0; round < rounds; round++) {
+      for (const test of cases(work, files)) {
+        const seen = runs.get(test.label) ?? { nginx: [], gateway: [] };
+        runs.set(test.label, seen);
+        seen.nginx.push(await measure(nginx, test));
+        seen.gateway.push(await measure(gateway, test));
+      }
     }
+    const rows: Row[] = [...runs].map(([label, seen]) => ({ label, nginx: median(seen.nginx), gateway: median(seen.gateway) }));
     const sizes = { 'index.json': (await request(gateway.base, `/index/${files.hotIndex}`)).body.length, bundle: (await request(gateway.base, `/index/${files.hotBundle}`)).body.length };
     printTable(rows, sizes);
   } finally {
