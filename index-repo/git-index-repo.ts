@@ -6,12 +6,21 @@ import { encodeCommit, encodeObject } from './git-object.ts';
 import type { ObjectStore } from './object-store.ts';
 import { buildTree } from './tree-builder.ts';
 import { createSnapshot } from './snapshot.ts';
+import { PendingObjects } from './pending-objects.ts';
 import { updateMain } from './refs.ts';
 import { writeInfoPacks, writeInfoRefs } from './server-info.ts';
 import type { ServedFolder } from './served-folder.ts';
 import { repack } from './maintenance.ts';
 
 const AUTHOR = 'Gren Registry <registry@localhost>';
+/** Plans run, and commits stored, together at most. */
+const MAX_BATCH = 32;
+
+type Plan<T> = (snapshot: Snapshot) => Promise<CommitPlan<T>> | CommitPlan<T>;
+type Answer = { commit: string | null; result: unknown };
+type Waiting = { plan: Plan<unknown>; resolve: (answer: Answer) => void; reject: (err: unknown) => void };
+type Outcome = { waiting: Waiting; afterCommits: boolean } & ({ value: Answer } | { error: unknown });
+type BuiltCommit = { oid: string; tree: string; message: string; changes: FileChange[] };
 
 export type GitIndexRepoParts = {
   gitDir: string;
@@ -29,7 +38,8 @@ export type GitIndexRepoParts = {
 
 /**
  * An index repository opened by this process: one queue runs every plan and commit in turn,
- * so history is linear and each plan sees the commits before it.
+ * so history is linear and each plan sees the commits before it. Plans that arrive while a
+ * commit is being stored wait, then run and are stored together (each still its own commit).
  */
 export class GitIndexRepo implements IndexRepo {
   readonly gitDir: string;
@@ -42,6 +52,8 @@ export class GitIndexRepo implements IndexRepo {
   private closed = false;
   private commitsSincePack = 0;
   private packing: Promise<void> | null = null;
+  private readonly waiting: Waiting[] = [];
+  private batchScheduled = false;
 
   constructor(parts: GitIndexRepoParts, emptyTree: string) {
     this.parts = parts;
@@ -67,43 +79,98 @@ export class GitIndexRepo implements IndexRepo {
     return run;
   }
 
-  update<T>(plan: (snapshot: Snapshot) => Promise<CommitPlan<T>> | CommitPlan<T>): Promise<{ commit: string | null; result: T }> {
+  update<T>(plan: Plan<T>): Promise<{ commit: string | null; result: T }> {
     if (this.closed) return Promise.reject(new Error(`the ${this.parts.name} index repository is closed`));
-    return this.enqueue(async () => {
-      const planned = await plan(this.current);
-      if (!('changes' in planned) || planned.changes.length === 0) return { commit: null, result: planned.result };
-      return { commit: await this.commit(planned.message, planned.changes), result: planned.result };
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ plan, resolve, reject } as Waiting);
+      this.scheduleBatch();
     });
   }
 
+  private scheduleBatch(): void {
+    if (this.batchScheduled) return;
+    this.batchScheduled = true;
+    void this.enqueue(() => this.runBatch());
+  }
+
   /**
-   * Makes one commit of `changes` on `main`, or none when the tree would not change. Call only
-   * from inside the queue. The steps, in the order that makes a crash harmless: store the new
-   * objects durably (as one pack), move the ref durably, then refresh what is derived (server
-   * info, served files).
+   * Runs the plans waiting now, each on the state the ones before it left, as one commit each,
+   * then stores all their objects and moves `main` once: a group commit. Every caller is
+   * answered after the commits are durable; a plan that failed is answered with its error.
    */
-  async commit(message: string, changes: FileChange[]): Promise<string | null> {
-    const { store, served, gitDir, clock, log, name } = this.parts;
-    const built = await buildTree(store, this.rootTree, changes);
-    if (this.headCommit !== null && built.oid === this.rootTree) return null;
-    const parents = this.headCommit ? [this.headCommit] : [];
-    const commit = encodeObject('commit', encodeCommit({ tree: built.oid, parents, author: AUTHOR, message, time: clock.now() }));
-    await store.writeAll([...built.objects, commit]);
-    await updateMain(gitDir, commit.oid);
-    this.headCommit = commit.oid;
-    this.rootTree = built.oid;
-    this.current = createSnapshot(store, commit.oid, built.oid);
+  private async runBatch(): Promise<void> {
+    this.batchScheduled = false;
+    const batch = this.waiting.splice(0, MAX_BATCH);
+    if (this.waiting.length > 0) this.scheduleBatch();
+    const pending = new PendingObjects(this.parts.store);
+    const outcomes: Outcome[] = [];
+    const commits: BuiltCommit[] = [];
+    let head = this.headCommit;
+    let tree = this.rootTree;
+    for (const waiting of batch) {
+      try {
+        const planned = await waiting.plan(createSnapshot(pending, head ?? '', tree));
+        // A repository without commits gets its first one even from an empty list of changes.
+        const wanted = 'changes' in planned && (planned.changes.length > 0 || head === null);
+        const built = wanted ? await this.buildCommit(pending, head, tree, planned.message, planned.changes) : null;
+        if (!built) {
+          outcomes.push({ waiting, value: { commit: null, result: planned.result }, afterCommits: commits.length > 0 });
+          continue;
+        }
+        commits.push(built);
+        head = built.oid;
+        tree = built.tree;
+        outcomes.push({ waiting, value: { commit: built.oid, result: planned.result }, afterCommits: true });
+      } catch (err) {
+        outcomes.push({ waiting, error: err, afterCommits: commits.length > 0 });
+      }
+    }
+    const failure = commits.length > 0 ? await this.store(pending, commits).then(() => null, (err: unknown) => ({ err })) : null;
+    for (const outcome of outcomes) {
+      // Outcomes that saw commits which never became durable are not to be trusted.
+      if (failure && outcome.afterCommits) outcome.waiting.reject(failure.err);
+      else if ('error' in outcome) outcome.waiting.reject(outcome.error);
+      else outcome.waiting.resolve(outcome.value);
+    }
+  }
+
+  /** Builds one commit of `changes` over `tree`, or null when the tree would not change. */
+  private async buildCommit(pending: PendingObjects, parent: string | null, tree: string, message: string, changes: FileChange[]): Promise<BuiltCommit | null> {
+    const built = await buildTree(pending, tree, changes);
+    if (parent !== null && built.oid === tree) return null;
+    const fields = { tree: built.oid, parents: parent ? [parent] : [], author: AUTHOR, message, time: this.parts.clock.now() };
+    const commit = encodeObject('commit', encodeCommit(fields));
+    pending.add(built, commit);
+    return { oid: commit.oid, tree: built.oid, message, changes };
+  }
+
+  /**
+   * Makes built commits durable and current, in the order that makes a crash harmless: store
+   * their objects (one flushed pack), move `main` to the last (flushed), then refresh what is
+   * derived: server info, and the served files, commit by commit.
+   */
+  private async store(pending: PendingObjects, commits: BuiltCommit[]): Promise<void> {
+    const { store, served, gitDir, log, name } = this.parts;
+    const last = commits[commits.length - 1] as BuiltCommit;
+    await store.writeAll(pending.objects);
+    await updateMain(gitDir, last.oid);
+    pending.stored();
+    this.headCommit = last.oid;
+    this.rootTree = last.tree;
+    this.current = createSnapshot(store, last.oid, last.tree);
     // Clones read info/refs, then the pack list: the list must name the new pack first.
     const serverInfo = async () => {
       await writeInfoPacks(gitDir, store.packNames());
-      await writeInfoRefs(gitDir, commit.oid);
+      await writeInfoRefs(gitDir, last.oid);
     };
-    await Promise.all([serverInfo(), served?.apply(changes, commit.oid)]);
-    log.info('index_commit', { repo: name, commit: commit.oid, message: message.split('\n', 1)[0] });
-    this.commitsSincePack++;
+    const servedFiles = async () => {
+      for (const commit of commits) await served?.apply(commit.changes, commit.oid);
+    };
+    await Promise.all([serverInfo(), servedFiles()]);
+    for (const commit of commits) log.info('index_commit', { repo: name, commit: commit.oid, message: commit.message.split('\n', 1)[0] });
+    this.commitsSincePack += commits.length;
     const { packEvery } = this.parts;
     if (packEvery && this.commitsSincePack >= packEvery && !this.packing) void this.maintain().catch(() => undefined);
-    return commit.oid;
   }
 
   /** Makes the served folder equal `main` again, after a crash left it behind. */

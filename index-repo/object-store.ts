@@ -9,6 +9,12 @@ import { Lru } from './lru.ts';
 
 type RawObject = { type: ObjectType; content: Buffer };
 
+/** What reading trees and files needs: the store, or objects of commits not yet stored over it. */
+export type ObjectReader = {
+  readTree(oid: string): Promise<Tree>;
+  readBlob(oid: string): Promise<Buffer>;
+};
+
 export type ObjectStoreOptions = {
   /** Total entries of the parsed trees kept in memory. */
   treeCacheEntries?: number;
@@ -21,7 +27,7 @@ export type ObjectStoreOptions = {
  * loose ones durably (each object flushed before its rename, the folders flushed after),
  * so that an object file that exists is always whole.
  */
-export class ObjectStore {
+export class ObjectStore implements ObjectReader {
   private readonly objectsDir: string;
   private packs: PackReader[] = [];
   private readonly trees: Lru<string, Tree>;
@@ -118,7 +124,7 @@ export class ObjectStore {
     return tree;
   }
 
-  /** Remembers a tree this process has just written, so that it is never read back. */
+  /** Remembers a tree this process has just stored, so that it is never read back. */
   rememberTree(oid: string, tree: Tree): void {
     this.trees.set(oid, tree);
   }
@@ -155,7 +161,11 @@ export class ObjectStore {
     return `pack-${name}.pack`;
   }
 
-  /** Removes packs left without their index by a crash between the two renames. */
+  /**
+   * Removes what a crash left in the pack folder: a pack without its index (a crash between the
+   * two renames: its objects are in no commit, or still in the packs a repack was merging) and
+   * git's own temporary files. Only while no repack runs (see `stopStaleRepack`).
+   */
   async removeOrphanPacks(): Promise<number> {
     const dir = path.join(this.objectsDir, 'pack');
     let names: string[];
@@ -164,7 +174,7 @@ export class ObjectStore {
     } catch {
       return 0;
     }
-    const orphans = names.filter((n) => n.endsWith('.pack') && !names.includes(n.replace(/\.pack$/, '.idx')));
+    const orphans = names.filter((n) => (n.endsWith('.pack') && !names.includes(n.replace(/\.pack$/, '.idx'))) || /^tmp_(pack|idx|rev)_/.test(n));
     for (const orphan of orphans) await fs.rm(path.join(dir, orphan), { force: true });
     return orphans.length;
   }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import git from 'isomorphic-git';
 import type { Clock } from '../gateway/clock.ts';
 import type { Logger } from '../gateway/log.ts';
-import type { FileChange, IndexRepo } from './types.ts';
+import type { FileChange, IndexRepo, Snapshot } from './types.ts';
 import { decodeCommit, EMPTY_TREE } from './git-object.ts';
 import { ObjectStore, type ObjectStoreOptions } from './object-store.ts';
 import { readMain, removeStaleRefLock } from './refs.ts';
@@ -12,7 +12,7 @@ import { takeProcessLock } from './process-lock.ts';
 import { writeInfoPacks, writeInfoRefs } from './server-info.ts';
 import { ServedFolder } from './served-folder.ts';
 import { removeStaleTemps } from './durable-fs.ts';
-import { gitAvailable } from './maintenance.ts';
+import { gitAvailable, stopStaleRepack } from './maintenance.ts';
 import { GitIndexRepo } from './git-index-repo.ts';
 
 export type OpenIndexRepoOptions = {
@@ -58,10 +58,10 @@ async function removeLeftovers(gitDir: string): Promise<number> {
 }
 
 /** The changes that bring `main` to the required files, or none. */
-async function requiredChanges(repo: GitIndexRepo, required: Record<string, Uint8Array>): Promise<FileChange[]> {
+async function requiredChanges(current: Snapshot, required: Record<string, Uint8Array>): Promise<FileChange[]> {
   const changes: FileChange[] = [];
   for (const [file, content] of Object.entries(required)) {
-    const existing = await repo.snapshot().readFile(file);
+    const existing = await current.readFile(file);
     if (!existing || !existing.equals(content)) changes.push({ path: file, content });
   }
   return changes;
@@ -78,6 +78,7 @@ export async function openIndexRepo(options: OpenIndexRepoOptions): Promise<Loca
   const release = takeProcessLock(gitDir);
   const store = new ObjectStore(gitDir, options.store);
   try {
+    if (await stopStaleRepack(gitDir)) log.warn('index_stale_repack_stopped', { repo: name });
     const leftovers = (await removeLeftovers(gitDir)) + (await store.removeOrphanPacks());
     if (leftovers > 0) log.warn('index_leftovers_removed', { repo: name, files: leftovers });
     await store.rescanPacks();
@@ -89,10 +90,10 @@ export async function openIndexRepo(options: OpenIndexRepoOptions): Promise<Loca
     const packEvery = hasGit ? (options.packEvery ?? 100) : null;
     const repo = new GitIndexRepo({ gitDir, name, store, served, clock: options.clock, log, head, packEvery, release }, EMPTY_TREE);
     await repo.repairServed();
-    await repo.enqueue(async () => {
-      const changes = await requiredChanges(repo, options.required);
-      if (!head) await repo.commit('Create the index', changes);
-      else if (changes.length > 0) await repo.commit(`Update ${changes.map((c) => c.path).join(', ')}`, changes);
+    await repo.update(async (current) => {
+      const changes = await requiredChanges(current, options.required);
+      const message = head ? `Update ${changes.map((c) => c.path).join(', ')}` : 'Create the index';
+      return { message, changes, result: null };
     });
     if (repo.head()) await writeInfoRefs(gitDir, repo.head());
     await writeInfoPacks(gitDir, store.packNames());

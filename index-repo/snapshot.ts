@@ -1,9 +1,9 @@
 import { TREE_MODE } from './git-object.ts';
-import type { ObjectStore } from './object-store.ts';
+import type { ObjectReader } from './object-store.ts';
 import type { EntryInfo, Snapshot } from './types.ts';
 
-/** A read-only view of one commit, walking trees through the store's cache. */
-export function createSnapshot(store: ObjectStore, commit: string, rootTree: string): Snapshot {
+/** A read-only view of one commit, walking trees through the reader (the store's cache, or objects not yet stored). */
+export function createSnapshot(store: ObjectReader, commit: string, rootTree: string): Snapshot {
   const entry = async (path: string): Promise<EntryInfo | null> => {
     if (path === '' || path === '/') return { type: 'tree', oid: rootTree };
     let current: EntryInfo = { type: 'tree', oid: rootTree };

@@ -1,5 +1,5 @@
 import { encodeObject, encodeTree, EMPTY_TREE, FILE_MODE, TREE_MODE, type EncodedObject, type Tree } from './git-object.ts';
-import type { ObjectStore } from './object-store.ts';
+import type { ObjectReader } from './object-store.ts';
 import type { FileChange } from './types.ts';
 
 /** The changes below one folder: files set or deleted here, and sub-folders. */
@@ -32,15 +32,24 @@ function groupChanges(changes: FileChange[]): Node {
   return root;
 }
 
-export type BuiltTree = { oid: string; objects: EncodedObject[] };
+export type BuiltTree = {
+  oid: string;
+  /** The new objects to store: blobs and trees. */
+  objects: EncodedObject[];
+  /** The new trees, parsed, and the new blobs' content: readable before they are stored. */
+  trees: Map<string, Tree>;
+  blobs: Map<string, Buffer>;
+};
 
 /**
  * Applies file changes to a tree, touching only the folders on the changed paths (the rest of
  * the tree is shared by id), and returns the new root's id with the objects to store. Folders
  * left empty disappear, as in Git.
  */
-export async function buildTree(store: ObjectStore, rootOid: string, changes: FileChange[]): Promise<BuiltTree> {
+export async function buildTree(store: ObjectReader, rootOid: string, changes: FileChange[]): Promise<BuiltTree> {
   const objects: EncodedObject[] = [];
+  const trees = new Map<string, Tree>();
+  const blobs = new Map<string, Buffer>();
   const rebuild = async (oid: string | null, node: Node): Promise<string | null> => {
     const tree: Tree = oid ? new Map(await store.readTree(oid)) : new Map();
     for (const [name, content] of node.files) {
@@ -50,6 +59,7 @@ export async function buildTree(store: ObjectStore, rootOid: string, changes: Fi
       }
       const blob = encodeObject('blob', content);
       objects.push(blob);
+      blobs.set(blob.oid, Buffer.from(content));
       tree.set(name, { mode: FILE_MODE, oid: blob.oid });
     }
     for (const [name, child] of node.dirs) {
@@ -61,13 +71,13 @@ export async function buildTree(store: ObjectStore, rootOid: string, changes: Fi
     if (tree.size === 0) return null;
     const encoded = encodeObject('tree', encodeTree(tree));
     objects.push(encoded);
-    store.rememberTree(encoded.oid, tree);
+    trees.set(encoded.oid, tree);
     return encoded.oid;
   };
   const oid = await rebuild(rootOid === EMPTY_TREE ? null : rootOid, groupChanges(changes));
   if (oid === null) {
     const empty = encodeObject('tree', Buffer.alloc(0));
-    return { oid: empty.oid, objects: [empty] };
+    return { oid: empty.oid, objects: [empty], trees: new Map([[empty.oid, new Map()]]), blobs };
   }
-  return { oid, objects };
+  return { oid, objects, trees, blobs };
 }

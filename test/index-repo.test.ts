@@ -186,3 +186,23 @@ test('a served folder lost while the registry was down is rebuilt even when a re
   t.deepEqual(await folderFiles(path.join(dir, 'index')), files);
   t.is(fs.readFileSync(path.join(dir, 'index', 'config.json'), 'utf8'), '{"protocol": 1, "moved": true}\n');
 });
+
+test('concurrent plans each see the commits before them, even those stored together with theirs', async (t) => {
+  const repo = await openRepo(tempDir());
+  t.teardown(() => repo.close());
+  const increment = (fail: boolean) =>
+    repo.update(async (current) => {
+      const count = Number((await current.readFile('counter'))?.toString() ?? '0');
+      if (fail) throw new Error('refused');
+      return { message: `Count ${count + 1}`, changes: [{ path: 'counter', content: Buffer.from(String(count + 1)) }], result: count + 1 };
+    });
+  const results = await Promise.allSettled(Array.from({ length: 40 }, (_, i) => increment(i % 10 === 3)));
+  const counts = results.filter((r) => r.status === 'fulfilled').map((r) => r.value.result);
+  t.deepEqual(counts, Array.from({ length: 36 }, (_, i) => i + 1));
+  t.is(results.filter((r) => r.status === 'rejected').length, 4);
+  t.is((await repo.snapshot().readFile('counter'))?.toString(), '36');
+  const { commits, linear } = await history(repo.gitDir);
+  t.true(linear);
+  t.is(commits.length, 37);
+  await fsck(repo.gitDir);
+});

@@ -1,0 +1,39 @@
+import type { EncodedObject, Tree } from './git-object.ts';
+import type { ObjectReader, ObjectStore } from './object-store.ts';
+import type { BuiltTree } from './tree-builder.ts';
+
+/**
+ * The objects of commits built but not yet stored: plans later in the same batch read through
+ * them, so that each sees the commits before it.
+ */
+export class PendingObjects implements ObjectReader {
+  private readonly store: ObjectStore;
+  private readonly trees = new Map<string, Tree>();
+  private readonly blobs = new Map<string, Buffer>();
+  readonly objects: EncodedObject[] = [];
+
+  constructor(store: ObjectStore) {
+    this.store = store;
+  }
+
+  add(built: BuiltTree, commit: EncodedObject): void {
+    for (const [oid, tree] of built.trees) this.trees.set(oid, tree);
+    for (const [oid, blob] of built.blobs) this.blobs.set(oid, blob);
+    this.objects.push(...built.objects, commit);
+  }
+
+  readTree(oid: string): Promise<Tree> {
+    const tree = this.trees.get(oid);
+    return tree ? Promise.resolve(tree) : this.store.readTree(oid);
+  }
+
+  readBlob(oid: string): Promise<Buffer> {
+    const blob = this.blobs.get(oid);
+    return blob ? Promise.resolve(blob) : this.store.readBlob(oid);
+  }
+
+  /** Once stored, the new trees go to the store's cache, so that they are never read back. */
+  stored(): void {
+    for (const [oid, tree] of this.trees) this.store.rememberTree(oid, tree);
+  }
+}
