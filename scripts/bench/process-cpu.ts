@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
+import { descendants } from './process-tree.ts';
 
 let ticksPerSecond: number | null = null;
 
@@ -18,12 +19,11 @@ export function cpuSeconds(pid: number): number | null {
 }
 
 function ticks(pid: number): number {
-  // The command name, in parentheses, may hold spaces: the fields that count come after it.
-  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  let total = Number(fields[11]) + Number(fields[12]);
-  for (const task of fs.readdirSync(`/proc/${pid}/task`)) {
-    const children = fs.readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim();
-    for (const child of children === '' ? [] : children.split(' ')) total += ticks(Number(child));
+  let total = 0;
+  for (const each of [pid, ...descendants(pid)]) {
+    // The command name, in parentheses, may hold spaces: the fields that count come after it.
+    const fields = fs.readFileSync(`/proc/${each}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    total += Number(fields[11]) + Number(fields[12]);
   }
   return total;
 }

@@ -16,6 +16,7 @@ import { accessLogLines, startNginx, writeNginxConfig } from './nginx.ts';
 import { cloneMatches, compareServers, request } from './read-checks.ts';
 import { runWrk, type LoadResult } from './wrk.ts';
 import { cpuSeconds } from './process-cpu.ts';
+import { descendants } from './process-tree.ts';
 
 const help = `Usage: node scripts/bench/reads.ts [--seconds N] [--rounds N] [--connections N] [--packages N] [--no-access-log]
 
@@ -49,7 +50,19 @@ type Measured = LoadResult & { cpuMicros: number | null };
 type Row = { label: string; nginx: Measured; gateway: Measured };
 
 const children: ChildProcess[] = [];
-process.on('exit', () => children.forEach((child) => child.exitCode === null && child.kill('SIGKILL')));
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'gren-bench-reads-'));
+// Whatever happens (an error, Ctrl-C), no process of the run outlives it (nginx's worker and
+// wrk included), nor its temp folder.
+process.on('exit', () => {
+  for (const pid of descendants(process.pid)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Gone already.
+    }
+  }
+  fs.rmSync(work, { recursive: true, force: true });
+});
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(130));
 
 /** nginx and wrk from Debian: `apt-get update` once, then install what is missing. */
@@ -174,7 +187,6 @@ function printTable(rows: Row[], sizes: Record<string, number>): void {
 
 async function main(): Promise<void> {
   ensureTools();
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'gren-bench-reads-'));
   fs.chmodSync(work, 0o755);
   try {
     const [gatewayPort, nginxPort] = [await freePort(), await freePort()];
@@ -204,7 +216,6 @@ async function main(): Promise<void> {
     printTable(rows, sizes);
   } finally {
     await Promise.all(children.map(stop));
-    fs.rmSync(work, { recursive: true, force: true });
   }
 }
 
