@@ -48,6 +48,13 @@ export async function writeFlushed(file: string, data: Uint8Array): Promise<stri
   return temp;
 }
 
+/** Writes `data` to a new temporary file beside `file`, unflushed; returns the temporary's path, to rename. */
+export async function writeTemp(file: string, data: Uint8Array): Promise<string> {
+  const temp = tempPathFor(file);
+  await fs.writeFile(temp, data, { flag: 'wx', mode: 0o644 });
+  return temp;
+}
+
 /** Flushes a folder's entries (names created, renamed or removed) to disk. */
 export async function syncDir(dir: string): Promise<void> {
   const handle = await fs.open(dir, 'r');

@@ -210,6 +210,7 @@ export class GitIndexRepo implements IndexRepo {
     this.closed = true;
     await this.tail;
     await this.packing?.catch(() => undefined);
+    await this.parts.served?.settle();
     await this.parts.store.close();
     this.parts.release();
   }

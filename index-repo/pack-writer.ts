@@ -37,7 +37,9 @@ export function encodePack(objects: EncodedObject[]): EncodedPack {
   for (const object of unique) {
     const nul = object.wrapped.indexOf(0);
     const content = object.wrapped.subarray(nul + 1);
-    const entry = Buffer.concat([entryHeader(object.type, content.length), zlib.deflateSync(content, { level: 1 })]);
+    // Bundles are gzip already: deflate would only spend time on them.
+    const level = content[0] === 0x1f && content[1] === 0x8b ? 0 : 1;
+    const entry = Buffer.concat([entryHeader(object.type, content.length), zlib.deflateSync(content, { level })]);
     entries.push({ oid: object.oid, offset, crc: zlib.crc32(entry) });
     parts.push(entry);
     offset += entry.length;

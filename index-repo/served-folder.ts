@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { blobId, TREE_MODE } from './git-object.ts';
 import type { ObjectStore } from './object-store.ts';
-import { replaceFile } from './durable-fs.ts';
+import { replaceFile, writeTemp } from './durable-fs.ts';
 import type { FileChange } from './types.ts';
 
 /**
@@ -16,6 +16,8 @@ export class ServedFolder {
   private readonly marker: string;
   /** Folders known to exist, to spare a mkdir per file. */
   private readonly knownDirs = new Set<string>();
+  /** Marker writes, in commit order, off the commit's path. */
+  private markerWrites: Promise<void> = Promise.resolve();
 
   constructor(dir: string) {
     this.dir = dir;
@@ -32,23 +34,36 @@ export class ServedFolder {
 
   /**
    * Applies one commit's changes: writes in the order given, then deletions, then the marker.
-   * A crash before the marker is rewritten leaves it naming an older commit than `main`.
+   * The marker is written after the folder changed, without holding up the commit: if it is
+   * not written (a crash, a full disk), it names an older commit than `main`, and the next
+   * start repairs the folder, which is all the marker is for.
    */
   async apply(changes: FileChange[], commit: string): Promise<void> {
-    for (const change of changes) {
-      if ('delete' in change) continue;
-      const file = path.join(this.dir, change.path);
-      const dir = path.dirname(file);
-      if (!this.knownDirs.has(dir)) {
-        await fs.mkdir(dir, { recursive: true });
-        this.knownDirs.add(dir);
-      }
-      await replaceFile(file, change.content, false);
-    }
+    const writes = changes.filter((c): c is { path: string; content: Uint8Array } => !('delete' in c));
+    // The new contents go to temporary files side by side, then are renamed in the order given.
+    const temps = await Promise.all(
+      writes.map(async (change) => {
+        const file = path.join(this.dir, change.path);
+        await this.ensureDir(path.dirname(file));
+        return { file, temp: await writeTemp(file, change.content) };
+      }),
+    );
+    for (const { file, temp } of temps) await fs.rename(temp, file);
     for (const change of changes) {
       if ('delete' in change) await this.remove(change.path);
     }
-    await replaceFile(this.marker, `${commit}\n`, false);
+    this.markerWrites = this.markerWrites.then(() => replaceFile(this.marker, `${commit}\n`, false)).catch(() => undefined);
+  }
+
+  /** Waits for the marker writes under way. */
+  settle(): Promise<void> {
+    return this.markerWrites;
+  }
+
+  private async ensureDir(dir: string): Promise<void> {
+    if (this.knownDirs.has(dir)) return;
+    await fs.mkdir(dir, { recursive: true });
+    this.knownDirs.add(dir);
   }
 
   /** Removes a file and the folders it leaves empty, as Git's tree does. */
@@ -109,6 +124,7 @@ export class ServedFolder {
       }
     };
     await walk(rootTree, '');
+    await this.settle();
     await replaceFile(this.marker, `${commit}\n`, false);
     return repaired;
   }
