@@ -7,8 +7,8 @@ import type { ObjectStore } from './object-store.ts';
 import { buildTree } from './tree-builder.ts';
 import { createSnapshot } from './snapshot.ts';
 import { PendingObjects } from './pending-objects.ts';
-import { updateMain } from './refs.ts';
-import { writeInfoPacks, writeInfoRefs } from './server-info.ts';
+import { prepareMain } from './refs.ts';
+import { writeServerInfo } from './server-info.ts';
 import type { ServedFolder } from './served-folder.ts';
 import { repack } from './maintenance.ts';
 
@@ -152,21 +152,17 @@ export class GitIndexRepo implements IndexRepo {
   private async store(pending: PendingObjects, commits: BuiltCommit[]): Promise<void> {
     const { store, served, gitDir, log, name } = this.parts;
     const last = commits[commits.length - 1] as BuiltCommit;
-    await store.writeAll(pending.objects);
-    await updateMain(gitDir, last.oid);
+    // The new ref value is flushed beside the objects; it replaces the ref once they are on disk.
+    const [, ref] = await Promise.all([store.writeAll(pending.objects), prepareMain(gitDir, last.oid)]);
+    await ref.move();
     pending.stored();
     this.headCommit = last.oid;
     this.rootTree = last.tree;
     this.current = createSnapshot(store, last.oid, last.tree);
-    // Clones read info/refs, then the pack list: the list must name the new pack first.
-    const serverInfo = async () => {
-      await writeInfoPacks(gitDir, store.packNames());
-      await writeInfoRefs(gitDir, last.oid);
-    };
     const servedFiles = async () => {
       for (const commit of commits) await served?.apply(commit.changes, commit.oid);
     };
-    await Promise.all([serverInfo(), servedFiles()]);
+    await Promise.all([writeServerInfo(gitDir, last.oid, store.packNames()), servedFiles()]);
     for (const commit of commits) log.info('index_commit', { repo: name, commit: commit.oid, message: commit.message.split('\n', 1)[0] });
     this.commitsSincePack += commits.length;
     const { packEvery } = this.parts;
@@ -192,7 +188,7 @@ export class GitIndexRepo implements IndexRepo {
         await repack(gitDir);
         await this.enqueue(async () => {
           await store.rescanPacks();
-          await writeInfoPacks(gitDir, store.packNames());
+          await writeServerInfo(gitDir, this.headCommit, store.packNames());
         });
         log.info('index_packed', { repo: name, packs: store.packNames().length, ms: Math.round(performance.now() - started) });
       } catch (err) {

@@ -9,7 +9,7 @@ import { decodeCommit, EMPTY_TREE } from './git-object.ts';
 import { ObjectStore, type ObjectStoreOptions } from './object-store.ts';
 import { readMain, removeStaleRefLock } from './refs.ts';
 import { takeProcessLock } from './process-lock.ts';
-import { writeInfoPacks, writeInfoRefs } from './server-info.ts';
+import { writeServerInfo } from './server-info.ts';
 import { ServedFolder } from './served-folder.ts';
 import { removeStaleTemps } from './durable-fs.ts';
 import { gitAvailable, stopStaleRepack } from './maintenance.ts';
@@ -95,8 +95,7 @@ export async function openIndexRepo(options: OpenIndexRepoOptions): Promise<Loca
       const message = head ? `Update ${changes.map((c) => c.path).join(', ')}` : 'Create the index';
       return { message, changes, result: null };
     });
-    if (repo.head()) await writeInfoRefs(gitDir, repo.head());
-    await writeInfoPacks(gitDir, store.packNames());
+    await writeServerInfo(gitDir, repo.head() || null, store.packNames());
     return repo;
   } catch (err) {
     await store.close();

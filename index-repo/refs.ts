@@ -24,12 +24,14 @@ export async function readMain(gitDir: string): Promise<string | null> {
 }
 
 /**
- * Moves `main` the way Git itself does: the new value goes to `refs/heads/main.lock`, is
- * flushed, and the lock is renamed over the ref, then the folder is flushed. A reader sees
- * the old commit or the new one; after a crash the ref names a commit that was durable
- * before the ref moved. (isomorphic-git's writeRef truncates the file in place instead.)
+ * Moves `main` the way Git itself does, in two steps. `prepareMain` writes the new value to
+ * `refs/heads/main.lock` and flushes it; it may run while the commit's objects are being
+ * flushed. Once they are on disk, the returned `move` renames the lock over the ref and
+ * flushes the folder. A reader sees the old commit or the new one; after a crash the ref names
+ * a commit that was durable before the ref moved. (isomorphic-git's writeRef truncates the
+ * file in place instead.)
  */
-export async function updateMain(gitDir: string, oid: string): Promise<void> {
+export async function prepareMain(gitDir: string, oid: string): Promise<{ move(): Promise<void> }> {
   const ref = path.join(gitDir, BRANCH);
   const lock = `${ref}.lock`;
   const handle = await fs.open(lock, 'w', 0o644);
@@ -39,8 +41,12 @@ export async function updateMain(gitDir: string, oid: string): Promise<void> {
   } finally {
     await handle.close();
   }
-  await fs.rename(lock, ref);
-  await syncDir(path.dirname(ref));
+  return {
+    async move() {
+      await fs.rename(lock, ref);
+      await syncDir(path.dirname(ref));
+    },
+  };
 }
 
 /** Removes a lock left by a process that died while moving the ref. */

@@ -1,18 +1,23 @@
+import fs from 'node:fs/promises';
 import path from 'node:path';
-import { replaceFile } from './durable-fs.ts';
+import { writeTemp } from './durable-fs.ts';
 import { BRANCH } from './refs.ts';
 
 /**
  * `git clone` over plain HTTP reads what `git update-server-info` would write: `info/refs`
- * (the branch and its commit, rewritten at each commit) and `objects/info/packs` (the packs
- * to fetch). Both are derived from the repository and rewritten whole, atomically.
+ * (the branch and its commit) and `objects/info/packs` (the packs to fetch). Both are derived
+ * from the repository and rewritten whole after each commit and each packing: written side by
+ * side, then renamed pack list first, since a client reads the ref, then looks for its objects
+ * in the packs listed.
  */
-export async function writeInfoRefs(gitDir: string, head: string): Promise<void> {
-  await replaceFile(path.join(gitDir, 'info', 'refs'), `${head}\t${BRANCH}\n`, false);
-}
-
-/** Rewrites `objects/info/packs`; only packing changes it. */
-export async function writeInfoPacks(gitDir: string, packNames: string[]): Promise<void> {
+export async function writeServerInfo(gitDir: string, head: string | null, packNames: string[]): Promise<void> {
+  const packsFile = path.join(gitDir, 'objects', 'info', 'packs');
+  const refsFile = path.join(gitDir, 'info', 'refs');
   const packs = packNames.map((name) => `P ${name}\n`).join('') + '\n';
-  await replaceFile(path.join(gitDir, 'objects', 'info', 'packs'), packs, false);
+  const [packsTemp, refsTemp] = await Promise.all([
+    writeTemp(packsFile, Buffer.from(packs)),
+    head ? writeTemp(refsFile, Buffer.from(`${head}\t${BRANCH}\n`)) : null,
+  ]);
+  await fs.rename(packsTemp, packsFile);
+  if (refsTemp) await fs.rename(refsTemp, refsFile);
 }
