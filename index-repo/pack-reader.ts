@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import zlib from 'node:zlib';
 import type { ObjectType } from './git-object.ts';
+import { Lru } from './lru.ts';
 
 const TYPES: Record<number, ObjectType> = { 1: 'commit', 2: 'tree', 3: 'blob', 4: 'tag' };
 const OFS_DELTA = 6;
@@ -16,6 +17,8 @@ export class PackReader {
   private readonly idx: Buffer;
   private readonly count: number;
   private readonly handle: fs.FileHandle;
+  /** Objects read at an offset, as delta bases: a chain shared by many objects is read once. */
+  private readonly bases = new Lru<number, { type: ObjectType; content: Buffer }>(8 * 1024 * 1024, (o) => o.content.length + 64);
 
   private constructor(packFile: string, idx: Buffer, handle: fs.FileHandle) {
     this.packFile = packFile;
@@ -83,7 +86,7 @@ export class PackReader {
         byte = head[at++] as number;
         distance = (distance + 1) * 128 + (byte & 0x7f);
       }
-      base = await this.readAt(offset - distance, resolveRef);
+      base = await this.readBase(offset - distance, resolveRef);
     } else if (kind === REF_DELTA) {
       base = await resolveRef(head.subarray(at, at + 20).toString('hex'));
       at += 20;
@@ -93,6 +96,14 @@ export class PackReader {
     const data = await this.inflateAt(offset + at, size);
     if (base) return { type: base.type, content: applyDelta(base.content, data) };
     return { type: TYPES[kind] as ObjectType, content: data };
+  }
+
+  private async readBase(offset: number, resolveRef: (oid: string) => Promise<{ type: ObjectType; content: Buffer }>): Promise<{ type: ObjectType; content: Buffer }> {
+    const cached = this.bases.get(offset);
+    if (cached) return cached;
+    const base = await this.readAt(offset, resolveRef);
+    this.bases.set(offset, base);
+    return base;
   }
 
   private async inflateAt(position: number, size: number): Promise<Buffer> {
