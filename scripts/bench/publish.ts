@@ -14,6 +14,7 @@ import { loadConfig } from '../../gateway/config.ts';
 import { indexConfigFile } from '../../gateway/index-config.ts';
 import { dataPaths } from '../../gateway/registry.ts';
 import { openIndexRepo } from '../../index-repo/open-index-repo.ts';
+import { stopStaleRepack } from '../../index-repo/maintenance.ts';
 import type { FileChange } from '../../index-repo/types.ts';
 import { openPublishAccess } from '../admin/publish-access.ts';
 import { quietLogger } from '../admin/ops-cli.ts';
@@ -232,6 +233,8 @@ async function benchGren(versions: number): Promise<Run[]> {
   await stop(child);
   access.close();
   checkDurable(dataDir, acknowledged);
+  // A repack the killed registry had started goes on in its own process group: stop it first.
+  await stopStaleRepack(dataPaths(dataDir).publicGit);
   fs.rmSync(dataDir, { recursive: true, force: true });
   return runs;
 }
