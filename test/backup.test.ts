@@ -1,27 +1,13 @@
 import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { tempDir } from './helpers/registry.ts';
 import { startRegistryWithMail, loggedIn, createIdentity, call, expectJson } from './helpers/accounts.ts';
 import { fixturesDir } from './helpers/bundle.ts';
 import { dataPaths } from '../gateway/registry.ts';
+import { runScript } from './helpers/process.ts';
 
-const scripts = path.resolve(import.meta.dirname, '../scripts');
-
-type Run = { code: number | null; stdout: string; stderr: string };
-
-function runScript(name: string, args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(scripts, name), ...args], { env: { PATH: process.env['PATH'] ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 function folder(t: { teardown(fn: () => unknown): void }, prefix: string): string {
   const dir = tempDir(prefix);

@@ -1,28 +1,15 @@
 import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
 import { DatabaseSync } from 'node:sqlite';
 import { startRegistry, tempDir } from './helpers/registry.ts';
 import { startRegistryWithMail, loggedIn, createIdentity, call, expectJson } from './helpers/accounts.ts';
 import { bundle, fixtures, fixturesDir } from './helpers/bundle.ts';
 import { dataPaths } from '../gateway/registry.ts';
+import { runScript, type ScriptRun } from './helpers/process.ts';
 
-const script = path.resolve(import.meta.dirname, '../scripts/import.ts');
+const runImport = (args: string[], env: Record<string, string> = {}) => runScript('import.ts', args, env);
 
-type Run = { code: number | null; stdout: string; stderr: string };
-
-function runImport(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, ...args], { env: { PATH: process.env['PATH'] ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 function dataFolder(t: { teardown(fn: () => unknown): void }): string {
   const dir = tempDir('gren-import-');
@@ -30,7 +17,7 @@ function dataFolder(t: { teardown(fn: () => unknown): void }): string {
   return dir;
 }
 
-function summary(run: Run): string {
+function summary(run: ScriptRun): string {
   return /^Imported .*$/m.exec(run.stdout)?.[0] ?? `(no summary) ${run.stdout}${run.stderr}`;
 }
 

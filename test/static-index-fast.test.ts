@@ -2,26 +2,14 @@ import test from 'ava';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startRegistry, type TestRegistry } from './helpers/registry.ts';
+import { rawRequest, type RawAnswer } from './helpers/http.ts';
 import { createIndexFiles, indexFastPath } from '../gateway/static-index.ts';
 import { blobId } from '../index-repo/git-object.ts';
 
-type Answer = { status: number; headers: http.IncomingHttpHeaders; body: Buffer };
 
 /** A status no answer of the registry uses: what the fast-path-only server says when the fast path declines. */
 const DECLINED = 599;
 
-/** One request with the target sent exactly as written. */
-function send(base: string, target: string, options: { method?: string; headers?: Record<string, string> } = {}): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(`${base}/`, { path: target, method: options.method ?? 'GET', headers: options.headers ?? {}, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 async function serve(t: { teardown(fn: () => unknown): void }, listener: http.RequestListener): Promise<string> {
   const server = http.createServer(listener);
@@ -73,12 +61,12 @@ test('the fast path answers a ready file exactly as the app does: GET, HEAD, 304
   const reg = await started(t);
   const { app, fast } = await servers(t, reg);
   for (const file of [BUNDLE, INDEX, 'config.json']) {
-    const first = await send(app, `/index/${file}`);
+    const first = await rawRequest(app, `/index/${file}`);
     const etag = String(first.headers.etag);
     const variants = [{}, { method: 'HEAD' }, { headers: { 'If-None-Match': etag } }, { headers: { 'If-None-Match': `W/${etag}, "other"` } }, { headers: { 'If-None-Match': '"other"' } }];
     for (const variant of variants) {
-      const fromApp = await send(app, `/index/${file}`, variant);
-      const fromFast = await send(fast, `/index/${file}`, variant);
+      const fromApp = await rawRequest(app, `/index/${file}`, variant);
+      const fromFast = await rawRequest(fast, `/index/${file}`, variant);
       const label = `${file} ${JSON.stringify(variant)}`;
       t.not(fromFast.status, DECLINED, label);
       t.is(fromFast.status, fromApp.status, label);
@@ -86,20 +74,20 @@ test('the fast path answers a ready file exactly as the app does: GET, HEAD, 304
       t.deepEqual(fromFast.body, fromApp.body, label);
     }
   }
-  const bundle = await send(fast, `/index/${BUNDLE}`);
+  const bundle = await rawRequest(fast, `/index/${BUNDLE}`);
   t.is(bundle.body.toString(), 'bundle bytes');
   t.is(bundle.headers['cache-control'], 'public, max-age=31536000, immutable');
   t.is(bundle.headers['content-type'], 'application/gzip');
   t.is(bundle.headers.etag, `"${blobId(Buffer.from('bundle bytes'))}"`);
-  t.is((await send(fast, `/index/${BUNDLE}`, { headers: { 'If-None-Match': String(bundle.headers.etag) } })).status, 304);
+  t.is((await rawRequest(fast, `/index/${BUNDLE}`, { headers: { 'If-None-Match': String(bundle.headers.etag) } })).status, 304);
 });
 
 test('everything but a GET or HEAD of a ready file is left to the app', async (t) => {
   const reg = await started(t);
   const { app, fast } = await servers(t, reg);
-  t.is((await send(fast, `/index/${INDEX}`)).status, DECLINED, 'not asked for yet, so not ready');
-  await send(app, `/index/${INDEX}`);
-  t.is((await send(fast, `/index/${INDEX}`)).status, 200);
+  t.is((await rawRequest(fast, `/index/${INDEX}`)).status, DECLINED, 'not asked for yet, so not ready');
+  await rawRequest(app, `/index/${INDEX}`);
+  t.is((await rawRequest(fast, `/index/${INDEX}`)).status, 200);
   const declined = [
     { target: `/index/${INDEX}`, method: 'PUT' },
     { target: `/index/${INDEX}`, method: 'DELETE' },
@@ -115,15 +103,15 @@ test('everything but a GET or HEAD of a ready file is left to the app', async (t
     { target: `/private/${INDEX}` },
   ];
   for (const { target, method } of declined) {
-    t.is((await send(fast, target, method ? { method } : {})).status, DECLINED, `${method ?? 'GET'} ${target}`);
+    t.is((await rawRequest(fast, target, method ? { method } : {})).status, DECLINED, `${method ?? 'GET'} ${target}`);
   }
 });
 
 test('a query string does not change the file, and never reaches the log', async (t) => {
   const reg = await started(t);
   const { app, fast } = await servers(t, reg);
-  await send(app, `/index/${INDEX}`);
-  const res = await send(fast, `/index/${INDEX}?secret=abc`);
+  await rawRequest(app, `/index/${INDEX}`);
+  const res = await rawRequest(fast, `/index/${INDEX}?secret=abc`);
   t.is(res.status, 200);
   t.is(res.body.toString(), '{"name": "demo/pkg"}');
   t.false(JSON.stringify(reg.log.lines).includes('secret'));
@@ -132,11 +120,11 @@ test('a query string does not change the file, and never reaches the log', async
 test('each request the fast path answers is one log line with method, path, status and duration', async (t) => {
   const reg = await started(t);
   const { app, fast } = await servers(t, reg);
-  const etag = String((await send(app, `/index/${INDEX}`)).headers.etag);
+  const etag = String((await rawRequest(app, `/index/${INDEX}`)).headers.etag);
   const before = reg.log.lines.length;
-  await send(fast, `/index/${INDEX}`);
-  await send(fast, `/index/${INDEX}`, { method: 'HEAD' });
-  await send(fast, `/index/${INDEX}`, { headers: { 'If-None-Match': etag } });
+  await rawRequest(fast, `/index/${INDEX}`);
+  await rawRequest(fast, `/index/${INDEX}`, { method: 'HEAD' });
+  await rawRequest(fast, `/index/${INDEX}`, { headers: { 'If-None-Match': etag } });
   const lines = reg.log.lines.slice(before);
   t.deepEqual(
     lines.map(({ event, level, method, path, status }) => ({ event, level, method, path, status })),
@@ -157,25 +145,25 @@ test('each request the fast path answers is one log line with method, path, stat
 test('after a commit, a ready file is never answered from the old tree: changed, kept, deleted', async (t) => {
   const reg = await started(t);
   const { app, fast } = await servers(t, reg);
-  const oldIndex = await send(app, `/index/${INDEX}`);
-  const bundle = await send(app, `/index/${BUNDLE}`);
-  t.is((await send(fast, `/index/${INDEX}`)).status, 200);
+  const oldIndex = await rawRequest(app, `/index/${INDEX}`);
+  const bundle = await rawRequest(app, `/index/${BUNDLE}`);
+  t.is((await rawRequest(fast, `/index/${INDEX}`)).status, 200);
 
   await publishDemo(reg, '{"name": "demo/pkg", "versions": []}');
-  t.is((await send(fast, `/index/${INDEX}`)).status, DECLINED, 'index.json changed: the tree decides again');
-  t.is((await send(fast, `/index/${BUNDLE}`)).status, DECLINED, 'the bundle too, until the tree says it is the same blob');
-  const newIndex = await send(reg.url, `/index/${INDEX}`);
+  t.is((await rawRequest(fast, `/index/${INDEX}`)).status, DECLINED, 'index.json changed: the tree decides again');
+  t.is((await rawRequest(fast, `/index/${BUNDLE}`)).status, DECLINED, 'the bundle too, until the tree says it is the same blob');
+  const newIndex = await rawRequest(reg.url, `/index/${INDEX}`);
   t.is(newIndex.body.toString(), '{"name": "demo/pkg", "versions": []}');
   t.not(newIndex.headers.etag, oldIndex.headers.etag);
-  t.deepEqual((await send(fast, `/index/${INDEX}`)).body, newIndex.body);
-  t.is((await send(fast, `/index/${INDEX}`, { headers: { 'If-None-Match': String(oldIndex.headers.etag) } })).status, 200);
-  await send(app, `/index/${BUNDLE}`);
-  t.is((await send(fast, `/index/${BUNDLE}`)).headers.etag, bundle.headers.etag);
+  t.deepEqual((await rawRequest(fast, `/index/${INDEX}`)).body, newIndex.body);
+  t.is((await rawRequest(fast, `/index/${INDEX}`, { headers: { 'If-None-Match': String(oldIndex.headers.etag) } })).status, 200);
+  await rawRequest(app, `/index/${BUNDLE}`);
+  t.is((await rawRequest(fast, `/index/${BUNDLE}`)).headers.etag, bundle.headers.etag);
 
   await reg.registry.deps.index.update(() => ({ message: 'Revoke demo/pkg 1.0.0', changes: [{ path: BUNDLE, delete: true }], result: null }));
-  t.is((await send(fast, `/index/${BUNDLE}`)).status, DECLINED);
-  t.is((await send(reg.url, `/index/${BUNDLE}`)).status, 404);
-  t.is((await send(fast, `/index/${BUNDLE}`)).status, DECLINED, 'a deleted file stays with the app');
+  t.is((await rawRequest(fast, `/index/${BUNDLE}`)).status, DECLINED);
+  t.is((await rawRequest(reg.url, `/index/${BUNDLE}`)).status, 404);
+  t.is((await rawRequest(fast, `/index/${BUNDLE}`)).status, DECLINED, 'a deleted file stays with the app');
 });
 
 test('a reader of the registry never goes back to an older index.json while commits land', async (t) => {
@@ -190,7 +178,7 @@ test('a reader of the registry never goes back to an older index.json while comm
   let seen = 0;
   let reads = 0;
   while (writing || reads < 50) {
-    const res = await send(reg.url, `/index/${INDEX}`);
+    const res = await rawRequest(reg.url, `/index/${INDEX}`);
     reads++;
     const { count = 0 } = JSON.parse(res.body.toString()) as { count?: number };
     if (count < seen) t.fail(`read ${count} after ${seen}`);
@@ -199,7 +187,7 @@ test('a reader of the registry never goes back to an older index.json while comm
   }
   await writes;
   t.is(seen, 30);
-  t.is(JSON.parse((await send(reg.url, `/index/${INDEX}`)).body.toString()).count, 30);
+  t.is(JSON.parse((await rawRequest(reg.url, `/index/${INDEX}`)).body.toString()).count, 30);
 });
 
 test('ready files stay within their byte limit; a larger file is still served, by the app', async (t) => {

@@ -1,19 +1,6 @@
 import test from 'ava';
-import http from 'node:http';
 import { startRegistry, type TestRegistry } from './helpers/registry.ts';
-
-/** A GET with the path sent exactly as written (fetch would resolve `..` and `%2e%2e` first). */
-function rawGet(base: string, target: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(`${base}/`, { path: target }, (res) => {
-      let body = '';
-      res.on('data', (chunk: Buffer) => (body += chunk.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+import { rawRequest } from './helpers/http.ts';
 
 let reg: TestRegistry;
 test.before(async () => {
@@ -94,9 +81,9 @@ const escapes = [
 
 for (const target of escapes) {
   test(`no path escapes the index: ${target}`, async (t) => {
-    const res = await rawGet(reg.url, target);
+    const res = await rawRequest(reg.url, target);
     t.is(res.status, 404);
-    t.deepEqual(Object.keys(JSON.parse(res.body)), ['error', 'message']);
+    t.deepEqual(Object.keys(JSON.parse(res.body.toString())), ['error', 'message']);
   });
 }
 

@@ -1,27 +1,15 @@
 import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { tempDir } from './helpers/registry.ts';
 import { startRegistryWithMail, loggedIn, createIdentity, call, expectJson, type MailRegistry } from './helpers/accounts.ts';
 import { bundle, fixturesDir } from './helpers/bundle.ts';
 import { dataPaths } from '../gateway/registry.ts';
+import { runScript } from './helpers/process.ts';
 
-const script = path.resolve(import.meta.dirname, '../scripts/verify.ts');
+const runVerify = (dataDir: string) => runScript('verify.ts', ['--data', dataDir]);
 
-type Run = { code: number | null; stdout: string; stderr: string };
-
-function runVerify(dataDir: string): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, '--data', dataDir], { env: { PATH: process.env['PATH'] ?? '' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 async function publish(reg: MailRegistry, token: string, name: string, version: string, bytes: Buffer): Promise<void> {
   const res = await fetch(`${reg.url}/packages/${name}/${version}`, {

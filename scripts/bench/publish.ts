@@ -3,6 +3,7 @@
 // ~30 KB bundles, on a registry already holding 100 and 10,000 versions; Verdaccio, the
 // self-hosted npm registry, measured the same way in the same run. Prints figures; never a test.
 import crypto from 'node:crypto';
+import { bundle } from '../../test/helpers/bundle.ts';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -111,25 +112,14 @@ function print(run: Run): void {
   process.stdout.write(`  ${run.label.padEnd(44)} median ${f.median.toFixed(1).padStart(6)} ms   p99 ${f.p99.toFixed(1).padStart(7)} ms   ${f.perSecond.toFixed(0).padStart(5)} publishes/s   (${run.latencies.length})\n`);
 }
 
-/** Incompressible filler, so that a bundle weighs what it says once gzip'd. */
-const filler = (bytes: number) => crypto.randomBytes(Math.ceil(bytes * 0.75)).toString('base64');
+/** Incompressible filler: base64 of random bytes gzips back to about `bytes`. */
+const filler = (bytes: number) => crypto.randomBytes(bytes).toString('base64');
 
 // ---------------------------------------------------------------------------------------------
 // The Gren registry.
 
 function grenBundle(name: string, version: string, padding: number, deps: Record<string, string> = {}): Buffer {
-  const outline = {
-    type: 'package',
-    platform: 'common',
-    name,
-    summary: `Benchmark package ${name}`,
-    license: 'BSD-3-Clause',
-    version,
-    'exposed-modules': ['Bench'],
-    'gren-version': '0.6.0 <= v < 0.7.0',
-    dependencies: deps,
-  };
-  return zlib.gzipSync(JSON.stringify({ outline, sources: { Bench: `module Bench exposing (..)\n-- ${filler(padding)}\n` } }));
+  return bundle({ name, version, deps, padding, summary: `Benchmark package ${name}` });
 }
 
 /** Commits `versions` versions straight through the index repository: packages of ten versions, many per commit. */

@@ -1,21 +1,8 @@
-import http from 'node:http';
+import { rawRequest } from '../../test/helpers/http.ts';
+
+export { rawRequest };
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-
-type Answer = { status: number; headers: http.IncomingHttpHeaders; body: Buffer };
-
-/** One request with the target sent exactly as written (fetch would resolve `..` first). */
-export function request(base: string, target: string, options: { method?: string; headers?: Record<string, string> } = {}): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(`${base}/`, { path: target, method: options.method ?? 'GET', headers: options.headers ?? {}, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 /** The paths PROTOCOL.md keeps out of the index, as the gateway's tests list them. */
 const ESCAPES = [
@@ -44,26 +31,26 @@ export async function compareServers(gateway: string, nginx: string, files: stri
   const problems: string[] = [];
   for (const file of files) {
     const target = `/index/${file}`;
-    const [g, n] = [await request(gateway, target), await request(nginx, target)];
+    const [g, n] = [await rawRequest(gateway, target), await rawRequest(nginx, target)];
     if (g.status !== 200 || n.status !== 200) problems.push(`${target}: ${g.status} from the gateway, ${n.status} from nginx`);
     if (!g.body.equals(n.body)) problems.push(`${target}: the bodies differ`);
     for (const header of ['cache-control', 'content-type']) {
       if (g.headers[header] !== n.headers[header]) problems.push(`${target}: ${header} "${g.headers[header]}" from the gateway, "${n.headers[header]}" from nginx`);
     }
     for (const [name, base, first] of [['gateway', gateway, g], ['nginx', nginx, n]] as const) {
-      const again = await request(base, target, { headers: { 'If-None-Match': String(first.headers.etag) } });
+      const again = await rawRequest(base, target, { headers: { 'If-None-Match': String(first.headers.etag) } });
       if (again.status !== 304) problems.push(`${target}: ${name} answers ${again.status} to its own ETag`);
-      const head = await request(base, target, { method: 'HEAD' });
+      const head = await rawRequest(base, target, { method: 'HEAD' });
       if (head.status !== 200 || head.headers['content-length'] !== String(first.body.length)) problems.push(`${target}: ${name}'s HEAD differs from its GET`);
     }
   }
   for (const target of ESCAPES) {
-    const [g, n] = [await request(gateway, target), await request(nginx, target)];
+    const [g, n] = [await rawRequest(gateway, target), await rawRequest(nginx, target)];
     // nginx refuses a NUL in a path with 400 before any configuration applies.
     const nginxRefused = n.status === 404 || (n.status === 400 && target.includes('%00'));
     if (g.status !== 404 || !nginxRefused) problems.push(`${target}: ${g.status} from the gateway, ${n.status} from nginx (404 expected)`);
   }
-  const health = await request(nginx, '/healthz');
+  const health = await rawRequest(nginx, '/healthz');
   if (health.status !== 200) problems.push(`/healthz through nginx: ${health.status}`);
   return problems;
 }

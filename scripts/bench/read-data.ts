@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import zlib from 'node:zlib';
+import { bundle as buildBundle, outlineOf } from '../../test/helpers/bundle.ts';
 import { systemClock } from '../../gateway/clock.ts';
 import type { Config } from '../../gateway/config.ts';
 import { indexConfigFile } from '../../gateway/index-config.ts';
@@ -22,25 +22,15 @@ export type ReadFiles = {
 const HOT = 'bench/hot';
 const BUNDLE_BYTES = 30 * 1024;
 
+const spec = (name: string, version: string) => ({ name, version, deps: { 'gren-lang/core': '7.0.0 <= v < 8.0.0' } });
+
 function outline(name: string, version: string): Buffer {
-  const body = {
-    type: 'package',
-    platform: 'common',
-    name,
-    summary: `Benchmark package ${name}`,
-    license: 'BSD-3-Clause',
-    version,
-    'exposed-modules': ['Bench'],
-    'gren-version': '0.6.0 <= v < 0.7.0',
-    dependencies: { 'gren-lang/core': '7.0.0 <= v < 8.0.0' },
-  };
-  return Buffer.from(JSON.stringify(body, null, 4) + '\n');
+  return Buffer.from(JSON.stringify(outlineOf(spec(name, version)), null, 4) + '\n');
 }
 
 /** A real bundle of about 30 KB once gzip'd: random base64 (six bits a byte) fills its source. */
 function bundle(name: string, version: string): Buffer {
-  const source = `module Bench exposing (..)\n-- ${crypto.randomBytes(BUNDLE_BYTES).toString('base64')}\n`;
-  return zlib.gzipSync(JSON.stringify({ outline: JSON.parse(outline(name, version).toString()), sources: { Bench: source } }));
+  return buildBundle({ ...spec(name, version), padding: BUNDLE_BYTES });
 }
 
 function entry(version: string, content: Buffer): VersionEntry {

@@ -13,7 +13,7 @@ import { loadConfig } from '../../gateway/config.ts';
 import { dataPaths } from '../../gateway/registry.ts';
 import { fillReadData, type ReadFiles } from './read-data.ts';
 import { accessLogLines, startNginx, writeNginxConfig } from './nginx.ts';
-import { cloneMatches, compareServers, request } from './read-checks.ts';
+import { cloneMatches, compareServers, rawRequest } from './read-checks.ts';
 import { runWrk, type LoadResult } from './wrk.ts';
 import { cpuSeconds } from './process-cpu.ts';
 import { descendants } from './process-tree.ts';
@@ -87,7 +87,7 @@ async function waitFor(url: string, child: ChildProcess, said: () => string): Pr
   const deadline = Date.now() + 60_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`${url}: the server exited: ${said().slice(-2000)}`);
-    const status = await request(url, new URL(url).pathname).then((a) => a.status, () => 0);
+    const status = await rawRequest(url, new URL(url).pathname).then((a) => a.status, () => 0);
     if (status === 200) return;
     if (Date.now() > deadline) throw new Error(`${url}: no answer within a minute: ${said().slice(-2000)}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -135,7 +135,7 @@ function rotationScript(work: string, paths: string[]): string {
 async function measure(server: Server, test: Case): Promise<Measured> {
   const target = `/index/${test.path}`;
   const headers: Record<string, string> = {};
-  if (test.conditional) headers['If-None-Match'] = String((await request(server.base, target)).headers.etag);
+  if (test.conditional) headers['If-None-Match'] = String((await rawRequest(server.base, target)).headers.etag);
   const load = { url: `${server.base}${target}`, connections, headers, prefix: loadCore, ...(test.script ? { script: test.script } : {}) };
   await runWrk({ ...load, seconds: 2 });
   const before = server.logLines();
@@ -212,7 +212,7 @@ async function main(): Promise<void> {
       }
     }
     const rows: Row[] = [...runs].map(([label, seen]) => ({ label, nginx: median(seen.nginx), gateway: median(seen.gateway) }));
-    const sizes = { 'index.json': (await request(gateway.base, `/index/${files.hotIndex}`)).body.length, bundle: (await request(gateway.base, `/index/${files.hotBundle}`)).body.length };
+    const sizes = { 'index.json': (await rawRequest(gateway.base, `/index/${files.hotIndex}`)).body.length, bundle: (await rawRequest(gateway.base, `/index/${files.hotBundle}`)).body.length };
     printTable(rows, sizes);
   } finally {
     await Promise.all(children.map(stop));

@@ -21,7 +21,7 @@ export type BundleSpec = {
   sources?: Record<string, string>;
   /** Fields merged over the outline last, to build broken ones (`undefined` removes a field). */
   outline?: Record<string, unknown>;
-  /** Roughly this many bytes of incompressible source, to reach a realistic size. */
+  /** Incompressible source making the gzip'd bundle about this many bytes heavier, for a realistic size. */
   padding?: number;
 };
 
@@ -52,7 +52,8 @@ export function bundle(spec: BundleSpec): Buffer {
   const modules = Array.isArray(exposed) ? exposed : Object.values(exposed).flat();
   const sources: Record<string, string> = {};
   for (const module of modules) sources[module] = `module ${module} exposing (..)\n\nvalue : Int\nvalue = 1\n`;
-  if (spec.padding) sources['Padding'] = `-- ${crypto.randomBytes(Math.ceil(spec.padding * 0.75)).toString('base64')}\n`;
+  // Base64 of random bytes gzips back to about the bytes' count: the bundle weighs about `padding`.
+  if (spec.padding) sources['Padding'] = `-- ${crypto.randomBytes(spec.padding).toString('base64')}\n`;
   Object.assign(sources, spec.sources);
   return gzipJson({ outline: outlineOf(spec), sources });
 }

@@ -1,4 +1,5 @@
 import { AssertionError } from 'node:assert';
+import http from 'node:http';
 
 /** Anything ava's `t` offers that the helpers use to count a passed check. */
 export type Counts = { pass(message?: string): void };
@@ -52,4 +53,22 @@ export async function expectJson<T = any>(res: Response, status: number): Promis
     throw new AssertionError({ message: `Expected ${status}, got ${res.status} ${text.slice(0, 500)}`, actual: res.status, expected: status, operator: 'expectJson' });
   }
   return JSON.parse(text) as T;
+}
+
+export type RawAnswer = { status: number; headers: http.IncomingHttpHeaders; body: Buffer };
+
+/**
+ * One request with the target sent exactly as written: fetch() would resolve `..` and
+ * `%2e%2e` before sending, which hides what a path-escape check must see.
+ */
+export function rawRequest(base: string, target: string, options: { method?: string; headers?: Record<string, string> } = {}): Promise<RawAnswer> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(`${base}/`, { path: target, method: options.method ?? 'GET', headers: options.headers ?? {}, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }

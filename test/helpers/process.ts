@@ -61,3 +61,21 @@ export async function startRegistryProcess(env: Record<string, string>): Promise
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+
+export type ScriptRun = { code: number | null; stdout: string; stderr: string };
+
+/**
+ * Runs one of the registry's scripts (`scripts/<name>`) as a person would, with only PATH (and
+ * `env`) in its environment, and resolves with its exit code and output.
+ */
+export function runScript(name: string, args: string[], env: Record<string, string> = {}): Promise<ScriptRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(repoRoot, 'scripts', name), ...args], { env: { PATH: process.env['PATH'] ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
