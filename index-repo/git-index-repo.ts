@@ -8,7 +8,8 @@ import { buildTree } from './tree-builder.ts';
 import { createSnapshot } from './snapshot.ts';
 import { PendingObjects } from './pending-objects.ts';
 import { prepareMain } from './refs.ts';
-import { writeServerInfo } from './server-info.ts';
+import { stageServerInfo, writeServerInfo } from './server-info.ts';
+import { encodePack } from './pack-writer.ts';
 import type { ServedFolder } from './served-folder.ts';
 import { repack } from './maintenance.ts';
 
@@ -146,23 +147,32 @@ export class GitIndexRepo implements IndexRepo {
 
   /**
    * Makes built commits durable and current, in the order that makes a crash harmless: store
-   * their objects (one flushed pack), move `main` to the last (flushed), then refresh what is
-   * derived: server info, and the served files, commit by commit.
+   * their objects (one flushed pack) and move `main` to the last (flushed), then publish what
+   * is derived: server info, and the served files. The derived files are staged while the
+   * commit is flushed, and only renamed into place once it is durable.
    */
   private async store(pending: PendingObjects, commits: BuiltCommit[]): Promise<void> {
     const { store, served, gitDir, log, name } = this.parts;
     const last = commits[commits.length - 1] as BuiltCommit;
-    // The new ref value is flushed beside the objects; it replaces the ref once they are on disk.
-    const [, ref] = await Promise.all([store.writeAll(pending.objects), prepareMain(gitDir, last.oid)]);
-    await ref.move();
-    pending.stored();
-    this.headCommit = last.oid;
-    this.rootTree = last.tree;
-    this.current = createSnapshot(store, last.oid, last.tree);
-    const servedFiles = async () => {
-      for (const commit of commits) await served?.apply(commit.changes, commit.oid);
-    };
-    await Promise.all([writeServerInfo(gitDir, last.oid, store.packNames()), servedFiles()]);
+    const packed = encodePack(pending.objects);
+    const stagedFiles = served?.stage(commits.flatMap((c) => c.changes));
+    try {
+      const [, ref, info] = await Promise.all([
+        store.writePack(packed),
+        prepareMain(gitDir, last.oid),
+        stageServerInfo(gitDir, last.oid, [...store.packNames(), `pack-${packed.name}.pack`]),
+        stagedFiles,
+      ]);
+      await ref.move();
+      pending.stored();
+      this.headCommit = last.oid;
+      this.rootTree = last.tree;
+      this.current = createSnapshot(store, last.oid, last.tree);
+      await Promise.all([info.publish(), (await stagedFiles)?.publish(last.oid)]);
+    } catch (err) {
+      if (this.headCommit !== last.oid) await (await stagedFiles?.catch(() => undefined))?.discard();
+      throw err;
+    }
     for (const commit of commits) log.info('index_commit', { repo: name, commit: commit.oid, message: commit.message.split('\n', 1)[0] });
     this.commitsSincePack += commits.length;
     const { packEvery } = this.parts;
@@ -172,6 +182,7 @@ export class GitIndexRepo implements IndexRepo {
   /** Makes the served folder equal `main` again, after a crash left it behind. */
   async repairServed(): Promise<void> {
     const { served, store, log, name } = this.parts;
+    await served?.clearStaging();
     if (!served || this.headCommit === null || (await served.servedCommit()) === this.headCommit) return;
     const repaired = await served.reconcile(store, this.rootTree, this.headCommit);
     log.warn('index_served_repaired', { repo: name, commit: this.headCommit, paths: repaired });

@@ -4,7 +4,7 @@ import zlib from 'node:zlib';
 import { decodeTree, EMPTY_TREE, unwrapObject, type EncodedObject, type ObjectType, type Tree } from './git-object.ts';
 import { PackReader } from './pack-reader.ts';
 import { syncDir, writeFlushed } from './durable-fs.ts';
-import { encodePack } from './pack-writer.ts';
+import type { EncodedPack } from './pack-writer.ts';
 import { Lru } from './lru.ts';
 
 type RawObject = { type: ObjectType; content: Buffer };
@@ -139,13 +139,12 @@ export class ObjectStore implements ObjectReader {
   }
 
   /**
-   * Stores a commit's objects as one new pack: the pack and its index are written to
-   * temporary names and flushed together, renamed pack first (Git finds packs by their
-   * index, so never an index without its pack), then the folder is flushed. Returns the
-   * pack's name once all of it is on disk.
+   * Stores objects as one new pack (from `encodePack`): the pack and its index are written to
+   * temporary names and flushed together, renamed pack first (Git finds packs by their index,
+   * so never an index without its pack), then the folder is flushed. Resolves once all of it
+   * is on disk and the store reads from it.
    */
-  async writeAll(objects: EncodedObject[]): Promise<string> {
-    const { name, pack, idx } = encodePack(objects);
+  async writePack({ name, pack, idx }: EncodedPack): Promise<void> {
     const dir = path.join(this.objectsDir, 'pack');
     if (!this.packDirReady) {
       await fs.mkdir(dir, { recursive: true });
@@ -156,9 +155,8 @@ export class ObjectStore implements ObjectReader {
     const [packTemp, idxTemp] = await Promise.all([writeFlushed(packFile, pack), writeFlushed(idxFile, idx)]);
     await fs.rename(packTemp, packFile);
     await fs.rename(idxTemp, idxFile);
-    await syncDir(dir);
-    this.packs.push(await PackReader.open(packFile, idx));
-    return `pack-${name}.pack`;
+    const [reader] = await Promise.all([PackReader.open(packFile, idx), syncDir(dir)]);
+    this.packs.push(reader);
   }
 
   /**

@@ -19,9 +19,19 @@ export class ServedFolder {
   /** Marker writes, in commit order, off the commit's path. */
   private markerWrites: Promise<void> = Promise.resolve();
 
+  /** Where staged contents wait for their commit: beside the folder (one file system), never served. */
+  private readonly staging: string;
+
   constructor(dir: string) {
     this.dir = dir;
     this.marker = `${dir}.commit`;
+    this.staging = `${dir}.staging`;
+  }
+
+  /** Empties the staging folder, which a crash may have left holding contents never committed. */
+  async clearStaging(): Promise<void> {
+    await fs.rm(this.staging, { recursive: true, force: true });
+    await fs.mkdir(this.staging, { recursive: true });
   }
 
   async servedCommit(): Promise<string | null> {
@@ -33,26 +43,36 @@ export class ServedFolder {
   }
 
   /**
-   * Applies one commit's changes: writes in the order given, then deletions, then the marker.
-   * The marker is written after the folder changed, without holding up the commit: if it is
-   * not written (a crash, a full disk), it names an older commit than `main`, and the next
-   * start repairs the folder, which is all the marker is for.
+   * Stages changes (one commit's, or a batch's in commit order): the new contents are written to
+   * the staging folder, where no reader looks, while the commit is being flushed. `publish` then renames them into place in the order given (a path written twice
+   * counts at its last write), removes what was deleted, and rewrites the marker. The marker is
+   * written without holding up the commit: if it is not written (a crash, a full disk), it
+   * names an older commit than `main`, and the next start repairs the folder, which is all the
+   * marker is for. `discard` removes the temporary files when the commit did not happen.
    */
-  async apply(changes: FileChange[], commit: string): Promise<void> {
-    const writes = changes.filter((c): c is { path: string; content: Uint8Array } => !('delete' in c));
-    // The new contents go to temporary files side by side, then are renamed in the order given.
-    const temps = await Promise.all(
-      writes.map(async (change) => {
-        const file = path.join(this.dir, change.path);
-        await this.ensureDir(path.dirname(file));
-        return { file, temp: await writeTemp(file, change.content) };
-      }),
-    );
-    for (const { file, temp } of temps) await fs.rename(temp, file);
+  async stage(changes: FileChange[]): Promise<{ publish(commit: string): Promise<void>; discard(): Promise<void> }> {
+    const net = new Map<string, Uint8Array | null>();
     for (const change of changes) {
-      if ('delete' in change) await this.remove(change.path);
+      net.delete(change.path);
+      net.set(change.path, 'delete' in change ? null : change.content);
     }
-    this.markerWrites = this.markerWrites.then(() => replaceFile(this.marker, `${commit}\n`, false)).catch(() => undefined);
+    const writes = [...net].filter((entry): entry is [string, Uint8Array] => entry[1] !== null);
+    const temps = await Promise.all(
+      writes.map(async ([relative, content]) => ({ file: path.join(this.dir, relative), temp: await writeTemp(path.join(this.staging, 'file'), content) })),
+    );
+    return {
+      publish: async (commit) => {
+        for (const { file, temp } of temps) {
+          await this.ensureDir(path.dirname(file));
+          await fs.rename(temp, file);
+        }
+        for (const [relative, content] of net) if (content === null) await this.remove(relative);
+        this.markerWrites = this.markerWrites.then(() => replaceFile(this.marker, `${commit}\n`, false)).catch(() => undefined);
+      },
+      discard: async () => {
+        await Promise.all(temps.map(({ temp }) => fs.rm(temp, { force: true })));
+      },
+    };
   }
 
   /** Waits for the marker writes under way. */

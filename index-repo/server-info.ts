@@ -6,11 +6,11 @@ import { BRANCH } from './refs.ts';
 /**
  * `git clone` over plain HTTP reads what `git update-server-info` would write: `info/refs`
  * (the branch and its commit) and `objects/info/packs` (the packs to fetch). Both are derived
- * from the repository and rewritten whole after each commit and each packing: written side by
- * side, then renamed pack list first, since a client reads the ref, then looks for its objects
- * in the packs listed.
+ * from the repository and rewritten whole after each commit and each packing: staged side by
+ * side (while a commit is flushed), then renamed pack list first, since a client reads the
+ * ref, then looks for its objects in the packs listed.
  */
-export async function writeServerInfo(gitDir: string, head: string | null, packNames: string[]): Promise<void> {
+export async function stageServerInfo(gitDir: string, head: string | null, packNames: string[]): Promise<{ publish(): Promise<void> }> {
   const packsFile = path.join(gitDir, 'objects', 'info', 'packs');
   const refsFile = path.join(gitDir, 'info', 'refs');
   const packs = packNames.map((name) => `P ${name}\n`).join('') + '\n';
@@ -18,6 +18,14 @@ export async function writeServerInfo(gitDir: string, head: string | null, packN
     writeTemp(packsFile, Buffer.from(packs)),
     head ? writeTemp(refsFile, Buffer.from(`${head}\t${BRANCH}\n`)) : null,
   ]);
-  await fs.rename(packsTemp, packsFile);
-  if (refsTemp) await fs.rename(refsTemp, refsFile);
+  return {
+    async publish() {
+      await fs.rename(packsTemp, packsFile);
+      if (refsTemp) await fs.rename(refsTemp, refsFile);
+    },
+  };
+}
+
+export async function writeServerInfo(gitDir: string, head: string | null, packNames: string[]): Promise<void> {
+  await (await stageServerInfo(gitDir, head, packNames)).publish();
 }
