@@ -3,22 +3,11 @@ import path from 'node:path';
 import { loadConfig } from '../../gateway/config.ts';
 import type { Logger } from '../../gateway/log.ts';
 import { dataPaths, openRegistry } from '../../gateway/registry.ts';
+import { lockOwner } from '../../index-repo/process-lock.ts';
 
 /** The pid of the live registry process holding the data folder's index lock, or null. */
 export function runningRegistryPid(dataDir: string): number | null {
-  let pid: number;
-  try {
-    pid = Number(fs.readFileSync(path.join(dataPaths(dataDir).publicGit, 'registry.lock'), 'utf8').trim());
-  } catch {
-    return null;
-  }
-  if (!Number.isInteger(pid) || pid <= 0) return null;
-  try {
-    process.kill(pid, 0);
-    return pid;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM' ? pid : null;
-  }
+  return lockOwner(dataPaths(dataDir).publicGit);
 }
 
 /**

@@ -1,6 +1,4 @@
 import { rawRequest } from '../../test/helpers/http.ts';
-
-export { rawRequest };
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 
