@@ -62,8 +62,8 @@ export function gzipJson(value: unknown): Buffer {
   return zlib.gzipSync(JSON.stringify(value));
 }
 
-/** The real bundles kept next to the repository, in `../shared/fixtures/bundles/`. */
-export const fixturesDir = path.resolve(import.meta.dirname, '../../../shared/fixtures/bundles');
+/** The real bundles of public Gren packages the tests use (see `test/fixtures/bundles/README.md`). */
+export const fixturesDir = path.resolve(import.meta.dirname, '../fixtures/bundles');
 
 /** A real bundle from the fixtures, with what its outline really says. */
 export type Fixture = { file: string; bytes: Buffer; outline: Record<string, any> };
