@@ -1,7 +1,7 @@
 /**
  * The one catalog of every error the API can answer: its status and the message a
- * person reads when the handler has nothing more precise to say. PROTOCOL.md's codes,
- * plus the few the registry adds (documented in README.md).
+ * person reads when the handler has nothing more precise to say. Each code is documented,
+ * with its status, in docs/protocol.md's error table (test/errors.test.ts keeps them equal).
  */
 export const catalog = {
   invalid_request: { status: 400, message: 'The request is malformed.' },

@@ -21,7 +21,7 @@ const smtpTimeouts = { connectionTimeout: 10_000, greetingTimeout: 10_000, socke
 /**
  * With `SMTP_URL`, login mail goes to that server. Without it (a development setup), each
  * mail is written to `<REGISTRY_DATA>/outbox/` and its code logged in one line, as
- * PROTOCOL.md says: the only place the registry ever writes or logs a code.
+ * the README says: the only place the registry ever writes or logs a code.
  */
 export function createMailer(options: { config: Config; outbox: string; log: Logger }): Mailer {
   const { config, outbox, log } = options;

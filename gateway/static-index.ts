@@ -75,7 +75,7 @@ function answer(file: ReadyFile, method: string, ifNoneMatch: string | undefined
 }
 
 /**
- * The public index's files as PROTOCOL.md serves them under /index/: read from the tree of
+ * The public index's files as docs/protocol.md serves them under /index/: read from the tree of
  * `main`, the blob id as a ready-made ETag, 304 on a match, `no-cache` for metadata and a
  * year's `immutable` for bundles. Every refusal (a method other than GET and HEAD, a path
  * outside the index, a missing file) is answered here, as a catalog error.

@@ -2,7 +2,7 @@ import test from 'ava';
 import path from 'node:path';
 import { ConfigError, loadConfig } from '../gateway/config.ts';
 
-test('the defaults of PROTOCOL.md', (t) => {
+test("the defaults of the README's configuration table", (t) => {
   const config = loadConfig({}, '/srv/registry');
   t.deepEqual(config, {
     port: 3000,

@@ -4,8 +4,10 @@ import path from 'node:path';
 import { catalog, fail, type ErrorCode } from '../gateway/errors.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
-const protocol = fs.readFileSync(path.resolve(root, '../shared/PROTOCOL.md'), 'utf8');
-const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+const protocol = fs.readFileSync(path.join(root, 'docs/protocol.md'), 'utf8');
+
+/** The rows of docs/protocol.md's error table: `| 409 | `version_exists` | ... |`. */
+const documented = new Map([...protocol.matchAll(/^\| (\d{3}) \| `([a-z_]+)` \|/gm)].map((m) => [m[2] as string, Number(m[1])]));
 
 /** The gateway's source, where the registry's answers are decided. */
 function gatewaySource(): string {
@@ -19,9 +21,14 @@ const source = gatewaySource();
 for (const code of codes) {
   test(`${code} is answered somewhere and documented`, (t) => {
     t.true(source.includes(`'${code}'`), `gateway/ never uses ${code}`);
-    t.true(protocol.includes(code) || readme.includes(code), `${code} is in neither PROTOCOL.md nor README.md`);
+    t.is(documented.get(code), catalog[code].status, `docs/protocol.md's error table gives ${code} its status`);
   });
 }
+
+test('docs/protocol.md documents no code the catalog does not have', (t) => {
+  t.true(documented.size > 0, 'the error table was found');
+  t.deepEqual([...documented.keys()].filter((code) => !(code in catalog)), []);
+});
 
 test('every status is an error status, and every message one sentence for a person', (t) => {
   for (const [code, { status, message }] of Object.entries(catalog)) {

@@ -26,7 +26,7 @@ async function start(t: import('ava').ExecutionContext, options: { clock?: Clock
 
 const fetchWith = (reg: MailRegistry, body: Record<string, unknown>) => call(reg.url, 'POST', '/session/fetch', { body });
 
-test('a login mail carries the code and the link as PROTOCOL.md words them, and the code gives a session', async (t) => {
+test('a login mail carries the code and the link as docs/protocol.md words them, and the code gives a session', async (t) => {
   const reg = await start(t);
   const fetchSessionToken = await requestLogin(reg, '  Robin@Example.COM ');
   const mail = await reg.smtp.waitForMail('robin@example.com');

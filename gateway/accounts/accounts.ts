@@ -38,7 +38,7 @@ export type AccountsSettings = Required<Omit<AccountsOptions, 'file' | 'clock' |
 const minute = 60_000;
 
 /**
- * The defaults. Codes: PROTOCOL.md's 15 minutes and 5 tries. Login mail, shaped like
+ * The defaults. Codes: the protocol's 15 minutes and 5 tries. Login mail, shaped like
  * crates.io's publish limits (a burst, then a steady rate): 5 at once to one address, then
  * one every 10 minutes, so a mistyped or lost mail costs nothing while nobody can flood a
  * mailbox (at most 6 an hour); 20 at once from one client address, then one a minute, so an

@@ -1,5 +1,5 @@
 /**
- * The login mail. Its two key lines are PROTOCOL.md's, word for word: clients and people
+ * The login mail. Its two key lines are docs/protocol.md's, word for word: clients and people
  * look for `Your confirmation code is: ` and `Or confirm by opening: `.
  */
 export function loginMail(input: { registryUrl: string; email: string; code: string; link: string; validMinutes: number }): { subject: string; text: string } {

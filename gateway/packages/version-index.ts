@@ -1,6 +1,6 @@
 import { compareVersions } from './range.ts';
 
-/** One version's entry in a package's `index.json` (PROTOCOL.md, Read side). */
+/** One version's entry in a package's `index.json` (docs/protocol.md, The static index). */
 export type VersionEntry = {
   version: string;
   'gren-version': string;

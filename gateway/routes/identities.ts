@@ -9,7 +9,7 @@ import { isIdentityName } from '../accounts/identity-name.ts';
 import { normaliseEmail } from '../accounts/email.ts';
 import type { Identity, MembershipRefusal } from '../accounts/identities.ts';
 
-/** Publishing identities and their members (PROTOCOL.md, Publishing identities). */
+/** Publishing identities and their members (docs/protocol.md, Publishing identities). */
 export function identityRoutes(deps: AppDeps): Router {
   const router = new Router();
   router.post('/publishing-identity', (ctx) => createIdentity(deps, ctx));

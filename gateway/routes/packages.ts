@@ -10,7 +10,7 @@ import { notModified } from '../conditional.ts';
 import { isAuthor, isName } from '../packages/package-name.ts';
 import { isVersion } from '../packages/range.ts';
 
-/** Publish, revoke, the compiler-aware queries and the listing (PROTOCOL.md, Packages). */
+/** Publish, revoke, the compiler-aware queries and the listing (docs/protocol.md, Packages). */
 export function packageRoutes(deps: AppDeps): Router {
   const router = new Router();
   router.get('/packages', (ctx) => listPackages(deps, ctx));

@@ -9,7 +9,7 @@ import { normaliseCode } from '../accounts/secrets.ts';
 import { confirmPage } from '../accounts/confirm-page.ts';
 import type { LoginOutcome, LoginRefusal } from '../accounts/login-requests.ts';
 
-/** Login by mailed code or link (PROTOCOL.md, Login): ask, confirm, fetch; who am I; log out. */
+/** Login by mailed code or link (docs/protocol.md, Login and sessions): ask, confirm, fetch; who am I; log out. */
 export function sessionRoutes(deps: AppDeps): Router {
   const router = new Router();
   router.post('/session', (ctx) => requestLogin(deps, ctx));

@@ -6,7 +6,7 @@ import { fail } from '../errors.ts';
 import { requireSession } from '../authenticate.ts';
 import type { TokenInfo, TokenRole } from '../accounts/tokens.ts';
 
-/** Tokens for automation (PROTOCOL.md): one identity, one role, optional expiry; managed with a session. */
+/** Automation tokens (docs/protocol.md): one identity, one role, optional expiry; managed with a session. */
 export function tokenRoutes(deps: AppDeps): Router {
   const router = new Router();
   router.post('/tokens', (ctx) => createToken(deps, ctx));

@@ -2,7 +2,7 @@ import { rawRequest } from '../../test/helpers/http.ts';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 
-/** The paths PROTOCOL.md keeps out of the index, as the gateway's tests list them. */
+/** The paths docs/protocol.md keeps out of the index, as the gateway's tests list them. */
 const ESCAPES = [
   '/index/../package.json',
   '/index/%2e%2e/package.json',

@@ -11,7 +11,7 @@ export type CallOptions = {
 export type Answer<T> = { status: number; body: T };
 
 /**
- * The registry's HTTP API, as PROTOCOL.md describes it. Every refusal becomes a CliError
+ * The registry's HTTP API, as docs/protocol.md describes it. Every refusal becomes a CliError
  * carrying the registry's error code and its sentence; a registry that cannot be reached is
  * `unreachable`.
  */
