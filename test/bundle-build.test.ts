@@ -4,7 +4,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { buildBundle, BundleError, readBundleFile, type Bundle } from '../scripts/client/bundle.ts';
 import { tempDir } from './helpers/registry.ts';
-import { fixturesDir as fixtures } from './helpers/bundle.ts';
+import { fixturesDir as fixtures, fixtures as realBundles } from './helpers/bundle.ts';
 
 /** Writes a bundle's modules and gren.json into `folder` as a package's source tree, with gren.json's keys reversed. */
 function unpack(bundle: Pick<Bundle, 'outline' | 'sources'>, folder: string): void {
@@ -41,10 +41,9 @@ const outline = {
   dependencies: {},
 };
 
-const packageFixtures = fs.readdirSync(fixtures).filter((file) => {
-  const json = JSON.parse(zlib.gunzipSync(fs.readFileSync(path.join(fixtures, file))).toString('utf8'));
-  return json.outline.type === 'package';
-});
+const packageFixtures = realBundles()
+  .filter((fixture) => fixture.outline.type === 'package')
+  .map((fixture) => fixture.file);
 
 test('rebuilding every package fixture from its unpacked folder gives the same outline and sources, byte for byte', async (t) => {
   t.true(packageFixtures.length >= 25);
