@@ -13,6 +13,7 @@ import type { Permissions } from './permissions.ts';
 import type { Packages } from './packages/packages.ts';
 import type { Notifier } from './notifications/notifier.ts';
 import { authenticate } from './authenticate.ts';
+import { identifyClient } from './client-address.ts';
 import { sessionRoutes } from './routes/session.ts';
 import { tokenRoutes } from './routes/tokens.ts';
 import { identityRoutes } from './routes/identities.ts';
@@ -73,6 +74,7 @@ export function createApp(deps: AppDeps): Koa {
   app.use(errorHandler(deps.log));
   app.use(staticIndex(deps));
   app.use(gitHttp(deps));
+  app.use(identifyClient(deps.config));
   app.use(authenticate(deps));
 
   const health = new Router();

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import path from 'node:path';
 
 /** Everything the registry reads from its environment, read once at start. */
@@ -13,7 +14,18 @@ export type Config = {
   packagesSiteUrl: string | null;
   webhookUrls: string[];
   webhookSecret: string | null;
+  /** Which peers may say, in X-Forwarded-For, whom they forward; null: nobody (the socket's address is the client's). */
+  trustProxy: TrustProxy | null;
 };
+
+/** A block of addresses: `10.0.0.0/8`, or one address as a /32 (IPv4) or /128 (IPv6). */
+export type AddressRange = { address: string; prefix: number; family: 'ipv4' | 'ipv6' };
+
+/**
+ * `TRUST_PROXY`: a number of proxy hops in front of the gateway (each adds one entry to
+ * X-Forwarded-For), or the addresses of the proxies.
+ */
+export type TrustProxy = { hops: number } | { proxies: AddressRange[] };
 
 export class ConfigError extends Error {
   variable: string;
@@ -69,6 +81,34 @@ function readMailFrom(env: Env): string {
   return raw;
 }
 
+const maxHops = 10;
+
+function readTrustProxy(env: Env): TrustProxy | null {
+  const raw = read(env, 'TRUST_PROXY');
+  if (raw === null) return null;
+  if (/^\d+$/.test(raw)) {
+    const hops = Number(raw);
+    if (hops > maxHops) throw new ConfigError('TRUST_PROXY', `expected at most ${maxHops} proxy hops, got ${raw}`);
+    return hops === 0 ? null : { hops };
+  }
+  return { proxies: raw.split(',').map((entry) => readRange(entry.trim())) };
+}
+
+function readRange(entry: string): AddressRange {
+  const [address = '', prefixText, ...rest] = entry.split('/');
+  const plain = address.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '');
+  const family = net.isIPv4(plain) ? 'ipv4' : net.isIPv6(plain) ? 'ipv6' : null;
+  const bits = family === 'ipv4' ? 32 : 128;
+  const prefix = prefixText === undefined ? bits : /^\d+$/.test(prefixText) ? Number(prefixText) : NaN;
+  if (family === null || rest.length > 0 || !(prefix >= 0 && prefix <= bits)) {
+    throw new ConfigError(
+      'TRUST_PROXY',
+      `expected a number of proxy hops, or a comma-separated list of proxy addresses or blocks such as 10.0.0.0/8 or fd00::/8, got "${entry}"`,
+    );
+  }
+  return { address: plain.toLowerCase(), prefix, family };
+}
+
 /** Turns the environment into a typed configuration; every error names its variable. */
 export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
   const port = readPort(env);
@@ -94,5 +134,6 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
     packagesSiteUrl: readUrl(env, 'PACKAGES_SITE_URL', ['http:', 'https:']),
     webhookUrls,
     webhookSecret,
+    trustProxy: readTrustProxy(env),
   };
 }

@@ -14,6 +14,21 @@ test("the defaults of the README's configuration table", (t) => {
     packagesSiteUrl: null,
     webhookUrls: [],
     webhookSecret: null,
+    trustProxy: null,
+  });
+});
+
+test('TRUST_PROXY: a number of hops, or a list of proxy addresses and blocks', (t) => {
+  t.deepEqual(loadConfig({ TRUST_PROXY: '1' }).trustProxy, { hops: 1 });
+  t.deepEqual(loadConfig({ TRUST_PROXY: '3' }).trustProxy, { hops: 3 });
+  t.is(loadConfig({ TRUST_PROXY: '0' }).trustProxy, null);
+  t.deepEqual(loadConfig({ TRUST_PROXY: '127.0.0.1, 10.0.0.0/8,FD00::/8, ::ffff:192.0.2.1' }).trustProxy, {
+    proxies: [
+      { address: '127.0.0.1', prefix: 32, family: 'ipv4' },
+      { address: '10.0.0.0', prefix: 8, family: 'ipv4' },
+      { address: 'fd00::', prefix: 8, family: 'ipv6' },
+      { address: '192.0.2.1', prefix: 32, family: 'ipv4' },
+    ],
   });
 });
 
@@ -50,6 +65,12 @@ const bad: Array<[Record<string, string>, string]> = [
   [{ PACKAGES_SITE_URL: 'packages.gren-lang.org' }, 'PACKAGES_SITE_URL'],
   [{ WEBHOOK_URLS: 'https://ok.example, nope' , WEBHOOK_SECRET: 'x' }, 'WEBHOOK_URLS'],
   [{ WEBHOOK_URLS: 'https://ok.example' }, 'WEBHOOK_SECRET'],
+  [{ TRUST_PROXY: 'yes' }, 'TRUST_PROXY'],
+  [{ TRUST_PROXY: '11' }, 'TRUST_PROXY'],
+  [{ TRUST_PROXY: '10.0.0.0/33' }, 'TRUST_PROXY'],
+  [{ TRUST_PROXY: '10.0.0.0/8/8' }, 'TRUST_PROXY'],
+  [{ TRUST_PROXY: '10.0.0.1,,10.0.0.2' }, 'TRUST_PROXY'],
+  [{ TRUST_PROXY: 'nginx.local' }, 'TRUST_PROXY'],
 ];
 
 for (const [env, variable] of bad) {

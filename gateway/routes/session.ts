@@ -4,6 +4,7 @@ import type { AppDeps } from '../app.ts';
 import { readJson } from '../body.ts';
 import { catalog, fail } from '../errors.ts';
 import { requirePrincipal } from '../authenticate.ts';
+import { clientOf } from '../client-address.ts';
 import { normaliseEmail } from '../accounts/email.ts';
 import { normaliseCode } from '../accounts/secrets.ts';
 import { confirmPage } from '../accounts/confirm-page.ts';
@@ -22,7 +23,7 @@ export function sessionRoutes(deps: AppDeps): Router {
 
 async function requestLogin(deps: AppDeps, ctx: Koa.Context) {
   const email = readEmail(await readJson(ctx));
-  const release = deps.accounts.limits.loginMail(email, ctx.ip);
+  const release = deps.accounts.limits.loginMail(email, clientOf(ctx).address);
   const login = deps.accounts.logins.start(email);
   try {
     // The secret goes in the query, which the request log never records.
@@ -38,7 +39,7 @@ async function requestLogin(deps: AppDeps, ctx: Koa.Context) {
 }
 
 async function fetchSession(deps: AppDeps, ctx: Koa.Context) {
-  deps.accounts.limits.fetch(ctx.ip);
+  deps.accounts.limits.fetch(clientOf(ctx).address);
   const body = await readJson(ctx);
   const fetchToken = body.fetchSessionToken;
   if (typeof fetchToken !== 'string' || fetchToken === '') {
