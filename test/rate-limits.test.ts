@@ -112,3 +112,39 @@ test('fetch attempts per client address: 429 with Retry-After, before the code i
   // The refused attempt used none of the login's five tries: two are left, and the right code works.
   await expectJson(await attempt(code), 200);
 });
+
+test('the per-address limit counts mailboxes: +tags, case, and Gmail’s dots and second domain do not make new ones', async (t) => {
+  const reg = await start(t, { loginMailPerAddress: { burst: 2, everyMs: 600_000 } });
+  await expectJson(await askLogin(reg, 'carol+1@example.com'), 200);
+  await expectJson(await askLogin(reg, 'carol+2@example.com'), 200);
+  for (const email of ['carol+3@example.com', 'Carol@Example.com', 'carol+@example.com']) {
+    await expectError(await askLogin(reg, email), 429, 'rate_limited');
+  }
+  // Dots matter everywhere but at Gmail.
+  await expectJson(await askLogin(reg, 'c.arol@example.com'), 200);
+
+  await expectJson(await askLogin(reg, 'dan.smith@gmail.com'), 200);
+  await expectJson(await askLogin(reg, 'DanSmith+registry@googlemail.com'), 200);
+  for (const email of ['d.a.n.s.m.i.t.h@gmail.com', 'dansmith@googlemail.com', 'dan.smith+x@gmail.com']) {
+    await expectError(await askLogin(reg, email), 429, 'rate_limited');
+  }
+  t.deepEqual(reg.smtp.mails.map((mail) => mail.to[0]), ['carol+1@example.com', 'carol+2@example.com', 'c.arol@example.com', 'dan.smith@gmail.com', 'dansmith+registry@googlemail.com']);
+});
+
+test('per-client limits count an IPv6 client by its /64', async (t) => {
+  const reg = await startRegistryWithMail({ env: { TRUST_PROXY: '1' }, overrides: { clock: movableClock(), accounts: { loginMailPerClient: { burst: 1, everyMs: 600_000 }, fetchPerClient: { burst: 1, everyMs: 600_000 } } } });
+  t.teardown(() => reg.close());
+  const from = (address: string, path: string, body: Record<string, unknown>) => call(reg.url, 'POST', path, { body, headers: { 'x-forwarded-for': address } });
+  await expectJson(await from('2001:db8:1:2::1', '/session', { email: 'a@example.com' }), 200);
+  await expectError(await from('2001:db8:1:2:ffff:ffff:ffff:fffe', '/session', { email: 'b@example.com' }), 429, 'rate_limited');
+  await expectJson(await from('2001:db8:1:3::1', '/session', { email: 'c@example.com' }), 200);
+
+  await expectError(await from('2001:db8:7:7::1', '/session/fetch', { fetchSessionToken: 'grf_x', emailConfirmationCode: 'AAAAAAAA' }), 400, 'invalid_code');
+  await expectError(await from('2001:db8:7:7::2', '/session/fetch', { fetchSessionToken: 'grf_x', emailConfirmationCode: 'AAAAAAAA' }), 429, 'rate_limited');
+
+  // An IPv4 client is counted by its address, whether it comes as IPv4 or IPv4-mapped IPv6.
+  await expectJson(await from('203.0.113.7', '/session', { email: 'd@example.com' }), 200);
+  await expectError(await from('::ffff:203.0.113.7', '/session', { email: 'e@example.com' }), 429, 'rate_limited');
+  await expectJson(await from('203.0.113.8', '/session', { email: 'f@example.com' }), 200);
+  t.is(reg.smtp.mails.length, 4);
+});

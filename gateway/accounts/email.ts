@@ -15,3 +15,24 @@ export function normaliseEmail(raw: unknown): string | null {
   if (domain.split('.').some((label) => label.length > 63 || label.startsWith('-') || label.endsWith('-'))) return null;
   return email;
 }
+
+/** Domains whose mail goes to the same mailboxes, by the name the limits count them under. */
+const sameDomain: Record<string, string> = { 'googlemail.com': 'gmail.com' };
+/** Domains that ignore dots in the local part. */
+const dotless = new Set(['gmail.com']);
+
+/**
+ * The mailbox a (normalised) address delivers to, treating the address as the mail provider
+ * would, so that a limit per address is a limit per mailbox: the `+tag` is dropped (every
+ * large provider delivers `carol+anything@` to `carol@`), and at Gmail, dots in the local part
+ * are ignored and `googlemail.com` is `gmail.com`. Only for counting: mail still goes to the
+ * address as typed, and accounts stay keyed by it.
+ */
+export function mailboxOf(email: string): string {
+  const at = email.lastIndexOf('@');
+  const domain = email.slice(at + 1);
+  const provider = sameDomain[domain] ?? domain;
+  let local = email.slice(0, at).split('+')[0] as string;
+  if (dotless.has(provider)) local = local.replaceAll('.', '');
+  return `${local}@${provider}`;
+}

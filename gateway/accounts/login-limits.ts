@@ -1,6 +1,8 @@
 import type { Clock } from '../clock.ts';
 import { fail } from '../errors.ts';
 import { createRateLimiter, type RateLimit } from '../rate-limit.ts';
+import { clientKey } from '../client-address.ts';
+import { mailboxOf } from './email.ts';
 
 export type LoginLimitOptions = {
   loginMailPerAddress: RateLimit;
@@ -10,11 +12,12 @@ export type LoginLimitOptions = {
 
 export type LoginLimits = {
   /**
-   * Counts one login mail to `email` asked by `client`, or throws `429 rate_limited` with
-   * Retry-After. Answers a function that gives the mail back when it could not be sent.
+   * Counts one login mail to `email` (by its mailbox) asked by `client` (an address, by its
+   * /64 for IPv6), or throws `429 rate_limited` with Retry-After. Answers a function that
+   * gives the mail back when it could not be sent.
    */
   loginMail(email: string, client: string): () => void;
-  /** Counts one `POST /session/fetch` from `client`, or throws `429 rate_limited`. */
+  /** Counts one `POST /session/fetch` from `client` (by its /64 for IPv6), or throws `429 rate_limited`. */
   fetch(client: string): void;
 };
 
@@ -27,21 +30,23 @@ export function createLoginLimits(deps: { clock: Clock; options: LoginLimitOptio
   const perClient = createRateLimiter({ limit: options.loginMailPerClient, clock });
   const fetches = createRateLimiter({ limit: options.fetchPerClient, clock });
   return {
-    loginMail(email, client) {
+    loginMail(email, address) {
+      const client = clientKey(address);
+      const mailbox = mailboxOf(email);
       const clientWait = perClient.take(client);
       if (clientWait > 0) throw limited(clientWait, 'login requests from this address');
-      const addressWait = perAddress.take(email);
+      const addressWait = perAddress.take(mailbox);
       if (addressWait > 0) {
         perClient.giveBack(client);
         throw limited(addressWait, 'login mails to this email address');
       }
       return () => {
         perClient.giveBack(client);
-        perAddress.giveBack(email);
+        perAddress.giveBack(mailbox);
       };
     },
-    fetch(client) {
-      const wait = fetches.take(client);
+    fetch(address) {
+      const wait = fetches.take(clientKey(address));
       if (wait > 0) throw limited(wait, 'login attempts from this address');
     },
   };
