@@ -21,6 +21,11 @@ export interface Permissions {
   download(principal: Principal | null, identity: string): void;
   publish(principal: Principal | null, identity: string): void;
   admin(principal: Principal | null, identity: string): void;
+  /**
+   * Reading the member list (every member's email): a session of a member. Automation tokens
+   * are `403 forbidden` whatever their role, since nothing they automate needs the list.
+   */
+  readMembers(principal: Principal | null, identity: string): void;
 }
 
 const rank: Record<Role, number> = { download: 1, publish: 2, admin: 3 };
@@ -63,5 +68,11 @@ export function createPermissions(deps: { accounts: Accounts }): Permissions {
     }
   };
 
-  return { roleIn, download: require('download'), publish: require('publish'), admin: require('admin') };
+  const download = require('download');
+  const readMembers = (principal: Principal | null, identity: string) => {
+    if (principal?.via === 'token') throw fail('forbidden', 'Automation tokens cannot read the members of a publishing identity; use a session (log in).');
+    download(principal, identity);
+  };
+
+  return { roleIn, download, publish: require('publish'), admin: require('admin'), readMembers };
 }

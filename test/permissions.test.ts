@@ -120,3 +120,25 @@ test('the refusal names the identity and the role needed', (t) => {
   t.regex(error.message, /"Gren-Lang"/);
   t.regex(error.message, /publish role/);
 });
+
+test('the member list: sessions of members read it; tokens never, whatever their role', (t) => {
+  const w = world(t);
+  const identity = w.accounts.identities.create('gren-lang', 'robin@example.com')!;
+  w.accounts.identities.setMember(identity, 'kim@example.com', 'download');
+  const read = (principal: Principal | null, name = 'gren-lang') => {
+    try {
+      w.permissions.readMembers(principal, name);
+      return null;
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+      return `${err.status} ${err.code}`;
+    }
+  };
+  t.is(read(w.sessionOf('kim@example.com')), null);
+  t.is(read(w.sessionOf('robin@example.com')), null);
+  t.is(read(w.sessionOf('lee@example.com')), '403 forbidden');
+  t.is(read(w.sessionOf('kim@example.com'), 'nobody'), '404 not_found');
+  t.is(read(null), '401 unauthorized');
+  t.is(read(w.tokenOf('robin@example.com', 'gren-lang', 'publish')), '403 forbidden');
+  t.is(read(w.tokenOf('kim@example.com', 'gren-lang', 'download')), '403 forbidden');
+});

@@ -99,7 +99,7 @@ test('lastUsed records when a token was last used, to the minute', async (t) => 
 
   reg.clock.advance(3_600_000);
   const firstUse = reg.clock.now().toISOString();
-  await expectJson(await call(reg.url, 'GET', '/publishing-identity/gren-lang', { token }), 200);
+  await expectJson(await call(reg.url, 'GET', '/session', { token }), 200);
   t.is(await lastUsed(), firstUse);
   reg.clock.advance(30_000);
   t.is(check(reg, token, 'download', 'gren-lang'), null);
@@ -170,11 +170,26 @@ test('a token acts only in its identity, with at most its role', async (t) => {
   t.is(check(reg, download.token, 'download', 'gren-lang'), null);
   t.is(check(reg, download.token, 'publish', 'gren-lang'), 'forbidden');
 
-  await expectJson(await call(reg.url, 'GET', '/publishing-identity/gren-lang', { token: download.token }), 200);
   await expectError(await call(reg.url, 'GET', '/publishing-identity/other', { token: publish.token }), 403, 'forbidden');
   const member = '/publishing-identity/gren-lang/members/kim%40example.com';
   await expectError(await call(reg.url, 'PUT', member, { token: publish.token, body: { role: 'download' } }), 403, 'forbidden');
   t.deepEqual((await expectJson(await call(reg.url, 'GET', '/session', { token: download.token }), 200)).identities, [{ name: 'gren-lang', role: 'download' }]);
+});
+
+test('a token never reads a member list, whatever its role and its creator’s', async (t) => {
+  const reg = await start(t);
+  const robin = await loggedIn(reg, 'robin@example.com');
+  await createIdentity(reg, robin, 'gren-lang');
+  await addMember(reg, robin, 'gren-lang', 'kim@example.com', 'download');
+  for (const role of ['download', 'publish'] as const) {
+    const { token } = await createToken(reg, robin, { identity: 'gren-lang', role });
+    const { message } = await expectError(await call(reg.url, 'GET', '/publishing-identity/gren-lang', { token }), 403, 'forbidden');
+    t.regex(message, /session/);
+    await expectError(await call(reg.url, 'GET', '/publishing-identity/nobody', { token }), 403, 'forbidden');
+  }
+  // The creator's session reads it, as every member's does.
+  const { members } = await expectJson(await call(reg.url, 'GET', '/publishing-identity/gren-lang', { token: robin }), 200);
+  t.deepEqual(members.map((m: { email: string }) => m.email), ['kim@example.com', 'robin@example.com']);
 });
 
 test('a demoted creator’s tokens weaken with them, at once; removed, they stop working', async (t) => {

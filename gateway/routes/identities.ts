@@ -38,7 +38,7 @@ async function createIdentity(deps: AppDeps, ctx: Koa.Context) {
 
 function showIdentity(deps: AppDeps, ctx: Koa.Context) {
   const name = String(ctx.params.name);
-  deps.permissions.download(principalOf(ctx), name);
+  deps.permissions.readMembers(principalOf(ctx), name);
   const identity = findIdentity(deps, name);
   ctx.body = { name: identity.name, members: deps.accounts.identities.members(identity) };
 }
