@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { execFile } from 'node:child_process';
+import { StatementSync } from 'node:sqlite';
 import { bundle, type BundleSpec } from './helpers/bundle.ts';
 import { published, publisher, putBundle, revokeCall } from './helpers/fixtures.ts';
 import { addMember, call, createIdentity, createToken, expectError, expectJson, loggedIn, startRegistryWithMail, type MailRegistry } from './helpers/accounts.ts';
@@ -70,6 +71,47 @@ test.serial('/private/ serves the files for members only, with ETag and 304; oth
   t.is(await head.text(), '');
   await expectError(await call(reg.url, 'GET', `/private/packages/${secretName}/9.9.9/gren.json`, { token: reader }), 404, 'not_found', t);
   await expectError(await call(reg.url, 'GET', '/private/packages/acme/public-base/index.json', { token: reader }), 404, 'not_found', t);
+});
+
+/**
+ * Runs `request` and answers the SQL statements it executed, in order, by patching the
+ * statements' methods for its duration (the registry runs in this process). Writes of
+ * `last_used`, made at most once a minute whatever is asked, are left out.
+ */
+async function queriesOf(request: () => Promise<unknown>): Promise<string[]> {
+  const methods = ['get', 'all', 'run', 'iterate'] as const;
+  const originals = methods.map((name) => StatementSync.prototype[name]);
+  const seen: string[] = [];
+  methods.forEach((name, i) => {
+    const original = originals[i] as (...args: unknown[]) => unknown;
+    (StatementSync.prototype as unknown as Record<string, unknown>)[name] = function (this: StatementSync, ...args: unknown[]) {
+      seen.push(this.sourceSQL.replace(/\s+/g, ' ').trim());
+      return original.apply(this, args);
+    };
+  });
+  try {
+    await request();
+  } finally {
+    methods.forEach((name, i) => ((StatementSync.prototype as unknown as Record<string, unknown>)[name] = originals[i]));
+  }
+  return seen.filter((sql) => !/^UPDATE \w+ SET last_used/.test(sql));
+}
+
+test.serial('a non-member’s refusal costs the same work for a private package as for one that does not exist', async (t) => {
+  const paths = (name: string) => [`/packages/${name}/latest`, `/packages/${name}/previous/1.1.0`, `/private/packages/${name}/index.json`, `/private/packages/${name}/1.0.0/bundle.pkg.gz`];
+  const [secret, missing, noAuthor] = [secretName, 'acme/nothing-here', 'nobody/sauce-recipe'].map(paths) as [string[], string[], string[]];
+  await call(reg.url, 'GET', '/session', { token: outsider });
+  for (const token of [outsider, null]) {
+    for (const [i, path] of secret.entries()) {
+      const work: string[][] = [];
+      for (const asked of [path, missing[i] as string, noAuthor[i] as string]) {
+        work.push(await queriesOf(async () => expectError(await call(reg.url, 'GET', asked, { token }), 404, 'not_found')));
+      }
+      t.deepEqual(work[1], work[0], `${path}: ${JSON.stringify(work)}`);
+      t.deepEqual(work[2], work[0], `${path}: ${JSON.stringify(work)}`);
+      if (token !== null) t.true(work[0]!.length > 1, 'the session and the role are looked up');
+    }
+  }
 });
 
 test.serial('the public side shows nothing of a private package', async (t) => {

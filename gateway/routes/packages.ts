@@ -73,11 +73,17 @@ async function revoke(deps: AppDeps, ctx: Koa.Context) {
   ctx.body = await deps.packages.revoke({ name: target.fullName, version, reason });
 }
 
-/** The package as registered, for callers who may see it; everyone else gets `404 not_found`. */
+/**
+ * The package as registered, for callers who may see it; everyone else gets `404 not_found`.
+ * The caller's role is read whether or not the package exists or is private, so that a
+ * refusal takes the same work (and time) for a private package as for a missing one.
+ */
 function visiblePackage(deps: AppDeps, ctx: Koa.Context): string {
   const { author = '', name = '' } = ctx.params as Record<string, string | undefined>;
-  const found = isAuthor(author) && isName(name) ? deps.packages.find(`${author}/${name}`) : null;
-  const visible = found !== null && found.name === `${author}/${name}` && (!found.private || deps.permissions.roleIn(principalOf(ctx), author) !== null);
+  const wellFormed = isAuthor(author) && isName(name);
+  const role = wellFormed ? deps.permissions.roleIn(principalOf(ctx), author) : null;
+  const found = wellFormed ? deps.packages.find(`${author}/${name}`) : null;
+  const visible = found !== null && found.name === `${author}/${name}` && (!found.private || role !== null);
   if (!visible) throw fail('not_found', `There is no package ${author}/${name}.`);
   return found.name;
 }

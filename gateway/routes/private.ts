@@ -26,6 +26,8 @@ type Paths = ReturnType<typeof packagePaths>;
 
 async function serve(deps: AppDeps, ctx: Koa.Context, pick: (paths: Paths, version: string) => string) {
   const { author = '', name = '', version = '0.0.0' } = ctx.params as Record<string, string | undefined>;
+  // The role is read before anything about the package, and nothing more for a non-member: a
+  // refusal takes the same work whether or not the package exists.
   const allowed = isAuthor(author) && isName(name) && isVersion(version) && deps.permissions.roleIn(principalOf(ctx), author) !== null;
   const file = allowed ? pick(packagePaths(`${author}/${name}`), version) : null;
   const snapshot = deps.privateIndex.snapshot();
