@@ -15,6 +15,8 @@ import type { Notifier } from './notifications/notifier.ts';
 import { authenticate } from './authenticate.ts';
 import { identifyClient } from './client-address.ts';
 import { sessionRoutes } from './routes/session.ts';
+import { loginLinkRoutes } from './routes/login-link.ts';
+import { sessionsRoutes } from './routes/sessions.ts';
 import { tokenRoutes } from './routes/tokens.ts';
 import { identityRoutes } from './routes/identities.ts';
 import { packageRoutes } from './routes/packages.ts';
@@ -81,7 +83,7 @@ export function createApp(deps: AppDeps): Koa {
   health.get('/healthz', (ctx) => {
     ctx.body = { status: 'ok' };
   });
-  for (const router of [health, sessionRoutes(deps), tokenRoutes(deps), identityRoutes(deps), packageRoutes(deps), privateRoutes(deps)]) {
+  for (const router of [health, sessionRoutes(deps), loginLinkRoutes(deps), sessionsRoutes(deps), tokenRoutes(deps), identityRoutes(deps), packageRoutes(deps), privateRoutes(deps)]) {
     app.use(router.routes());
     app.use(router.allowedMethods({ throw: true, methodNotAllowed: () => fail('method_not_allowed'), notImplemented: () => fail('method_not_allowed') }));
   }

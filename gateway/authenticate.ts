@@ -2,6 +2,7 @@ import type Koa from 'koa';
 import type { AppDeps } from './app.ts';
 import type { Principal } from './permissions.ts';
 import { fail } from './errors.ts';
+import { clientOf, type Client } from './client-address.ts';
 
 /**
  * Sets `ctx.state.principal` from `Authorization: Bearer <token>`: a session token or an
@@ -12,20 +13,20 @@ import { fail } from './errors.ts';
 export function authenticate(deps: Pick<AppDeps, 'accounts'>): Koa.Middleware {
   return async (ctx, next) => {
     const header = ctx.get('authorization');
-    ctx.state.principal = header === '' ? null : principalFromHeader(deps, header);
+    ctx.state.principal = header === '' ? null : principalFromHeader(deps, header, clientOf(ctx));
     await next();
   };
 }
 
-function principalFromHeader(deps: Pick<AppDeps, 'accounts'>, header: string): Principal {
+function principalFromHeader(deps: Pick<AppDeps, 'accounts'>, header: string, client: Client): Principal {
   const match = /^Bearer +(\S+) *$/i.exec(header);
   if (!match?.[1]) throw fail('unauthorized', 'The Authorization header must read "Bearer <token>".');
-  return principalFromToken(deps, match[1]);
+  return principalFromToken(deps, match[1], client);
 }
 
-/** The principal of a bearer token, or `401 unauthorized` (also used for the legacy `session` body field). */
-export function principalFromToken(deps: Pick<AppDeps, 'accounts'>, token: string): Principal {
-  const principal = deps.accounts.authenticate(token);
+/** The principal of a bearer token used by `client`, or `401 unauthorized` (also used for the legacy `session` body field). */
+export function principalFromToken(deps: Pick<AppDeps, 'accounts'>, token: string, client: Client): Principal {
+  const principal = deps.accounts.authenticate(token, client);
   if (!principal) throw fail('unauthorized', 'The token is unknown, revoked or expired; log in again.');
   return principal;
 }

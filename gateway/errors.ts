@@ -9,6 +9,7 @@ export const catalog = {
   invalid_name: { status: 400, message: 'The name is not valid.' },
   unauthorized: { status: 401, message: 'Log in first: the token is missing, unknown, revoked or expired.' },
   forbidden: { status: 403, message: 'Your role in this publishing identity does not allow this.' },
+  login_denied: { status: 403, message: 'This login was denied from the link in the mail.' },
   not_found: { status: 404, message: 'There is nothing here.' },
   no_matching_version: { status: 404, message: 'No version matches.' },
   method_not_allowed: { status: 405, message: 'This method is not allowed here.' },

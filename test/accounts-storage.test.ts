@@ -14,11 +14,15 @@ import {
   requestLogin,
   startRegistryWithMail,
   type MailRegistry,
+  fetchClient,
+  openLoginPage,
+  pressButton,
 } from './helpers/accounts.ts';
 import { startSmtp } from './helpers/smtp.ts';
 import { tempDir } from './helpers/registry.ts';
 import { openAccounts } from '../gateway/accounts/accounts.ts';
 import { migrations } from '../gateway/accounts/migrations.ts';
+import { hashSecret } from '../gateway/accounts/secrets.ts';
 import { memoryLogger } from '../gateway/log.ts';
 import { systemClock } from '../gateway/clock.ts';
 
@@ -43,10 +47,11 @@ async function loginByCode(reg: MailRegistry, email: string) {
 async function loginByLink(reg: MailRegistry, email: string) {
   const fetchToken = await requestLogin(reg, email);
   const { code, link } = readLoginMail(await reg.smtp.waitForMail(email));
-  const page = await fetch(link);
-  if (page.status !== 200) throw new Error(`The link answered ${page.status}.`);
+  const page = await openLoginPage(link);
+  const confirmed = await pressButton(page.confirm!);
+  if (confirmed.status !== 200) throw new Error(`The confirm button answered ${confirmed.status}.`);
   const { sessionToken } = await expectJson(await call(reg.url, 'POST', '/session/fetch', { body: { fetchSessionToken: fetchToken } }), 200);
-  return { fetchToken, code, link, sessionToken: sessionToken as string };
+  return { fetchToken, code, link, sessionToken: sessionToken as string, pageToken: new URL(page.confirm!).searchParams.get('page')! };
 }
 
 test('no token, code or link secret is in any file of the data folder, nor in the log', async (t) => {
@@ -73,6 +78,7 @@ test('no token, code or link secret is in any file of the data folder, nor in th
   secrets.set('pending code', pending.code);
   secrets.set('pending link secret', new URL(pending.link).searchParams.get('secret')!);
   secrets.set('automation token', token.token);
+  secrets.set('page token of the link', byLink.pageToken);
   // The random part alone, too, in case a prefix were stored apart from it.
   for (const [what, secret] of [...secrets]) if (/^gr[a-z]_/.test(secret)) secrets.set(`${what} (random part)`, secret.slice(4));
 
@@ -155,8 +161,38 @@ test('migrations run once, and a second connection (an ops tool) works beside th
 
   tool.identities.create('imported', 'robin@example.com');
   t.is(registry.identities.roleOf('robin@example.com', 'imported'), 'admin');
-  const { token } = registry.sessions.create(registry.users.ensure('robin@example.com').id);
-  t.is(tool.authenticate(token)?.email, 'robin@example.com');
+  const { token } = registry.sessions.create(registry.users.ensure('robin@example.com').id, fetchClient);
+  t.is(tool.authenticate(token, fetchClient)?.email, 'robin@example.com');
+});
+
+test('a database of the first schema is migrated: its logins, sessions and tokens keep working', (t) => {
+  const dir = tempDir();
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'accounts.sqlite');
+  const old = new DatabaseSync(file);
+  old.exec(migrations[0]!);
+  old.exec('PRAGMA user_version = 1');
+  const now = Date.now();
+  const session = 'grs_' + 'a'.repeat(43);
+  const token = 'grt_' + 'b'.repeat(43);
+  old.prepare('INSERT INTO users (id, email, created) VALUES (1, ?, ?)').run('robin@example.com', now);
+  old.prepare('INSERT INTO identities (id, name, name_key, created) VALUES (1, ?, ?, ?)').run('gren-lang', 'gren-lang', now);
+  old.prepare("INSERT INTO memberships (identity_id, email, role, added) VALUES (1, ?, 'admin', ?)").run('robin@example.com', now);
+  old.prepare('INSERT INTO sessions (user_id, token_hash, created) VALUES (1, ?, ?)').run(hashSecret(session), now - 1000);
+  old.prepare("INSERT INTO tokens (id, user_id, name, identity_id, role, token_hash, created) VALUES ('t1', 1, 'ci', 1, 'publish', ?, ?)").run(hashSecret(token), now);
+  old.prepare('INSERT INTO login_requests (email, fetch_hash, code_hash, link_hash, created, expires) VALUES (?, ?, ?, ?, ?, ?)').run('kim@example.com', hashSecret('grf_x'), hashSecret('c'), hashSecret('link'), now, now + 60_000);
+  old.close();
+
+  const accounts = openAccounts({ file, clock: systemClock, log: memoryLogger() });
+  t.teardown(() => accounts.close());
+  t.is((accounts.db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version, migrations.length);
+  const [listed] = accounts.sessions.list(1);
+  t.like(listed, { lastAddress: null, lastUserAgent: null });
+  t.like(accounts.logins.pending('link'), { email: 'kim@example.com', address: '', userAgent: '' });
+  t.is(accounts.authenticate(session, fetchClient)?.email, 'robin@example.com');
+  t.is(accounts.authenticate(token, fetchClient)?.via, 'token');
+  t.like(accounts.sessions.list(1)[0], { lastAddress: '127.0.0.1', lastUserAgent: 'node' });
+  t.like(accounts.tokens.list(1)[0], { lastAddress: '127.0.0.1', lastUserAgent: 'node' });
 });
 
 test('a database from a newer registry is refused rather than misread', (t) => {

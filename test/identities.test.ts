@@ -1,6 +1,6 @@
 import test from 'ava';
 import type { ExecutionContext } from 'ava';
-import { addMember, call, createIdentity, expectError, expectJson, loggedIn, startRegistryWithMail, type MailRegistry } from './helpers/accounts.ts';
+import { addMember, call, createIdentity, expectError, expectJson, fetchClient, loggedIn, startRegistryWithMail, type MailRegistry } from './helpers/accounts.ts';
 
 async function start(t: ExecutionContext): Promise<MailRegistry> {
   const reg = await startRegistryWithMail();
@@ -111,7 +111,7 @@ test('an address added before it ever logged in gets its access when it does', a
   });
   await expectJson(await call(reg.url, 'GET', members('gren-lang'), { token: newcomer }), 200);
   const { permissions, accounts } = reg.registry.deps;
-  t.notThrows(() => permissions.publish(accounts.authenticate(newcomer), 'gren-lang'));
+  t.notThrows(() => permissions.publish(accounts.authenticate(newcomer, fetchClient), 'gren-lang'));
 });
 
 test('the last admin can be neither demoted nor removed: 409 last_admin', async (t) => {

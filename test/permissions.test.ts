@@ -7,6 +7,7 @@ import { ApiError } from '../gateway/errors.ts';
 import { memoryLogger } from '../gateway/log.ts';
 import { systemClock } from '../gateway/clock.ts';
 import { tempDir } from './helpers/registry.ts';
+import { fetchClient } from './helpers/accounts.ts';
 
 type World = { accounts: Accounts; permissions: Permissions; sessionOf(email: string): Principal; tokenOf(email: string, identity: string, role: 'download' | 'publish'): Principal };
 
@@ -20,12 +21,12 @@ function world(t: import('ava').ExecutionContext): World {
     accounts,
     permissions,
     sessionOf(email) {
-      const { token } = accounts.sessions.create(accounts.users.ensure(email).id);
-      return accounts.authenticate(token)!;
+      const { token } = accounts.sessions.create(accounts.users.ensure(email).id, fetchClient);
+      return accounts.authenticate(token, fetchClient)!;
     },
     tokenOf(email, identity, role) {
       const { token } = accounts.tokens.create({ userId: accounts.users.ensure(email).id, name: 'ci', identity: accounts.identities.find(identity)!, role, expires: null });
-      return accounts.authenticate(token)!;
+      return accounts.authenticate(token, fetchClient)!;
     },
   };
 }

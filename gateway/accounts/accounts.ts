@@ -2,6 +2,7 @@ import type { DatabaseSync } from 'node:sqlite';
 import type { Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import type { Principal } from '../permissions.ts';
+import type { Client } from '../client-address.ts';
 import type { RateLimit } from '../rate-limit.ts';
 import { openDatabase } from './database.ts';
 import { createUsers, type Users } from './users.ts';
@@ -12,6 +13,7 @@ import { createLoginLimits, type LoginLimits } from './login-limits.ts';
 import { createIdentities, type Identities } from './identities.ts';
 import { createTokens, type Tokens } from './tokens.ts';
 import { secretKind } from './secrets.ts';
+import { createPageTokens, type PageTokens } from './page-tokens.ts';
 
 /** How accounts behave; everything but the file, the clock and the log has a default (below). */
 export type AccountsOptions = {
@@ -31,11 +33,16 @@ export type AccountsOptions = {
   loginMailPerClient?: RateLimit;
   /** `POST /session/fetch` calls from one client address. */
   fetchPerClient?: RateLimit;
+  /** How long a session lives unused. */
+  sessionIdleMs?: number;
+  /** How long a session lives at most, used or not. */
+  sessionLifetimeMs?: number;
 };
 
 export type AccountsSettings = Required<Omit<AccountsOptions, 'file' | 'clock' | 'log'>>;
 
 const minute = 60_000;
+const day = 24 * 60 * minute;
 
 /**
  * The defaults. Codes: the protocol's 15 minutes and 5 tries. Login mail, shaped like
@@ -45,7 +52,10 @@ const minute = 60_000;
  * office behind one NAT logs in freely while one machine cannot mail-bomb a list of strangers.
  * Fetches: Hex's anonymous API limit, 100 a minute per client address, far above what a
  * client polling for the link needs (2 a minute) and far below what guessing codes across
- * many login requests would.
+ * many login requests would. Sessions: 30 days unused, 90 days at most, as a browser session of
+ * a package registry lasts (crates.io's and GitHub's keep a session a few weeks to months):
+ * someone publishing monthly stays logged in, a session forgotten on a machine dies within a
+ * month, and a stolen one works at most a quarter. Automation uses tokens, with their own expiry.
  */
 export const accountsDefaults: AccountsSettings = {
   codeLifetimeMs: 15 * minute,
@@ -54,6 +64,8 @@ export const accountsDefaults: AccountsSettings = {
   loginMailPerAddress: { burst: 5, everyMs: 10 * minute },
   loginMailPerClient: { burst: 20, everyMs: minute },
   fetchPerClient: { burst: 100, everyMs: minute / 100 },
+  sessionIdleMs: 30 * day,
+  sessionLifetimeMs: 90 * day,
 };
 
 export interface Accounts {
@@ -66,12 +78,14 @@ export interface Accounts {
   readonly identities: Identities;
   readonly tokens: Tokens;
   readonly limits: LoginLimits;
-  /** The principal a bearer secret stands for: a live session or a live, unexpired token; else null. */
-  authenticate(secret: string): Principal | null;
+  /** The tokens of the login link's page buttons. */
+  readonly pageTokens: PageTokens;
+  /** The principal a bearer secret stands for: a live session or a live, unexpired token; else null. Records where it was used. */
+  authenticate(secret: string, client: Client): Principal | null;
   /** Waits until the login request's link is opened, `ms` pass, `signal` aborts, or waiting stops. */
   waitForConfirmation(requestId: number, ms: number, signal?: AbortSignal): Promise<void>;
-  /** Tells the login request's waiting fetches that its link was opened. */
-  confirmed(requestId: number): void;
+  /** Tells the login request's waiting fetches that its link's page answered (confirmed or denied). */
+  answered(requestId: number): void;
   /** Releases every held fetch at once and holds no new one (the registry is closing). */
   stopWaiting(): void;
   /** True once `stopWaiting` or `close` was called. */
@@ -88,16 +102,19 @@ export function openAccounts(options: AccountsOptions): Accounts {
     loginMailPerAddress: options.loginMailPerAddress ?? accountsDefaults.loginMailPerAddress,
     loginMailPerClient: options.loginMailPerClient ?? accountsDefaults.loginMailPerClient,
     fetchPerClient: options.fetchPerClient ?? accountsDefaults.fetchPerClient,
+    sessionIdleMs: options.sessionIdleMs ?? accountsDefaults.sessionIdleMs,
+    sessionLifetimeMs: options.sessionLifetimeMs ?? accountsDefaults.sessionLifetimeMs,
   };
   const db = openDatabase(file);
   const users = createUsers({ db, clock });
-  const sessions = createSessions({ db, clock });
-  const issueSession = (email: string) => sessions.create(users.ensure(email).id).token;
+  const sessions = createSessions({ db, clock, lifetime: { idleMs: settings.sessionIdleMs, lifetimeMs: settings.sessionLifetimeMs } });
+  const issueSession = (email: string, client: Client) => sessions.create(users.ensure(email).id, client).token;
   const logins = createLoginRequests({ db, clock, options: settings, issueSession });
   const identities = createIdentities({ db, clock });
   const tokens = createTokens({ db, clock });
   const limits = createLoginLimits({ clock, options: settings });
   const waiters = createLoginWaiters();
+  const pageTokens = createPageTokens();
   let waiting = true;
   let open = true;
   log.info('accounts_opened', { file });
@@ -111,13 +128,14 @@ export function openAccounts(options: AccountsOptions): Accounts {
     identities,
     tokens,
     limits,
-    authenticate(secret) {
-      return principalFor(secret, sessions, tokens);
+    pageTokens,
+    authenticate(secret, client) {
+      return principalFor(secret, client, sessions, tokens);
     },
     waitForConfirmation(requestId, ms, signal) {
       return waiting ? waiters.wait(requestId, ms, signal) : Promise.resolve();
     },
-    confirmed(requestId) {
+    answered(requestId) {
       waiters.wake(requestId);
     },
     stopWaiting() {
@@ -137,14 +155,14 @@ export function openAccounts(options: AccountsOptions): Accounts {
   };
 }
 
-function principalFor(secret: string, sessions: Sessions, tokens: Tokens): Principal | null {
+function principalFor(secret: string, client: Client, sessions: Sessions, tokens: Tokens): Principal | null {
   switch (secretKind(secret)) {
     case 'session': {
-      const session = sessions.find(secret);
+      const session = sessions.find(secret, client);
       return session && { via: 'session', userId: session.userId, email: session.email, sessionId: session.id };
     }
     case 'token': {
-      const token = tokens.find(secret);
+      const token = tokens.find(secret, client);
       return token && { via: 'token', userId: token.userId, email: token.email, tokenId: token.id, identity: token.identity, role: token.role };
     }
     default:

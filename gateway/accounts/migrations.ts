@@ -66,4 +66,18 @@ export const migrations: readonly string[] = [
   );
   CREATE INDEX tokens_user ON tokens (user_id);
   `,
+  // Where each login was asked from (shown on the link's page), a login denied from its page,
+  // and where each session and token was last used (listed to their owner).
+  `
+  ALTER TABLE login_requests ADD COLUMN client_address TEXT NOT NULL DEFAULT '';
+  ALTER TABLE login_requests ADD COLUMN user_agent TEXT NOT NULL DEFAULT '';
+  ALTER TABLE login_requests ADD COLUMN denied INTEGER;
+
+  ALTER TABLE sessions ADD COLUMN last_address TEXT;
+  ALTER TABLE sessions ADD COLUMN last_user_agent TEXT;
+  CREATE INDEX sessions_user ON sessions (user_id);
+
+  ALTER TABLE tokens ADD COLUMN last_address TEXT;
+  ALTER TABLE tokens ADD COLUMN last_user_agent TEXT;
+  `,
 ];

@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import type { DatabaseSync } from 'node:sqlite';
 import type { Clock } from '../clock.ts';
+import type { Client } from '../client-address.ts';
 import type { Role } from '../permissions.ts';
 import type { Identity } from './identities.ts';
 import { hashSecret, newSecret, sameHash } from './secrets.ts';
@@ -17,6 +18,9 @@ export type TokenInfo = {
   created: Date;
   expires: Date | null;
   lastUsed: Date | null;
+  /** Where it was last used from: the client address and user agent; null before its first use. */
+  lastAddress: string | null;
+  lastUserAgent: string | null;
 };
 
 /** A live token presented by a caller: whose it is and what it is limited to. */
@@ -29,14 +33,35 @@ export type Tokens = {
   list(userId: number): TokenInfo[];
   /** Revokes one of the user's tokens; false when the user has no such live token. */
   revoke(userId: number, id: string): boolean;
-  /** The live, unexpired token a secret opens, or null; records its use. */
-  find(token: string): TokenUse | null;
+  /** The live, unexpired token a secret opens, or null; records when and where it was used. */
+  find(token: string, client: Client): TokenUse | null;
 };
 
-type InfoRow = { id: string; name: string; identity: string; role: TokenRole; created: number; expires: number | null; last_used: number | null };
-type UseRow = { id: string; user_id: number; email: string; identity: string; role: TokenRole; token_hash: Uint8Array; expires: number | null; last_used: number | null };
+type InfoRow = {
+  id: string;
+  name: string;
+  identity: string;
+  role: TokenRole;
+  created: number;
+  expires: number | null;
+  last_used: number | null;
+  last_address: string | null;
+  last_user_agent: string | null;
+};
+type UseRow = {
+  id: string;
+  user_id: number;
+  email: string;
+  identity: string;
+  role: TokenRole;
+  token_hash: Uint8Array;
+  expires: number | null;
+  last_used: number | null;
+  last_address: string | null;
+  last_user_agent: string | null;
+};
 
-/** How stale `lastUsed` may be before a use writes it again: it is exact to the minute. */
+/** How stale `lastUsed` may be before a use from the same place writes it again: it is exact to the minute. */
 const touchEveryMs = 60_000;
 
 const date = (ms: number | null) => (ms === null ? null : new Date(ms));
@@ -47,15 +72,15 @@ export function createTokens(deps: { db: DatabaseSync; clock: Clock }): Tokens {
     'INSERT INTO tokens (id, user_id, name, identity_id, role, token_hash, created, expires) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
   );
   const list = db.prepare(`
-    SELECT t.id, t.name, i.name AS identity, t.role, t.created, t.expires, t.last_used
+    SELECT t.id, t.name, i.name AS identity, t.role, t.created, t.expires, t.last_used, t.last_address, t.last_user_agent
     FROM tokens t JOIN identities i ON i.id = t.identity_id
     WHERE t.user_id = ? AND t.revoked IS NULL ORDER BY t.created, t.rowid`);
   const revoke = db.prepare('UPDATE tokens SET revoked = ? WHERE id = ? AND user_id = ? AND revoked IS NULL');
   const find = db.prepare(`
-    SELECT t.id, t.user_id, u.email, i.name AS identity, t.role, t.token_hash, t.expires, t.last_used
+    SELECT t.id, t.user_id, u.email, i.name AS identity, t.role, t.token_hash, t.expires, t.last_used, t.last_address, t.last_user_agent
     FROM tokens t JOIN users u ON u.id = t.user_id JOIN identities i ON i.id = t.identity_id
     WHERE t.token_hash = ? AND t.revoked IS NULL`);
-  const touch = db.prepare('UPDATE tokens SET last_used = ? WHERE id = ?');
+  const touch = db.prepare('UPDATE tokens SET last_used = ?, last_address = ?, last_user_agent = ? WHERE id = ?');
 
   return {
     create(input) {
@@ -74,17 +99,20 @@ export function createTokens(deps: { db: DatabaseSync; clock: Clock }): Tokens {
         created: new Date(row.created),
         expires: date(row.expires),
         lastUsed: date(row.last_used),
+        lastAddress: row.last_address,
+        lastUserAgent: row.last_user_agent,
       }));
     },
     revoke(userId, id) {
       return Number(revoke.run(clock.now().getTime(), id, userId).changes) > 0;
     },
-    find(token) {
+    find(token, client) {
       const hash = hashSecret(token);
       const row = find.get(hash) as UseRow | undefined;
       const now = clock.now().getTime();
       if (!row || !sameHash(row.token_hash, hash) || (row.expires !== null && row.expires <= now)) return null;
-      if (row.last_used === null || now - row.last_used >= touchEveryMs) touch.run(now, row.id);
+      const moved = row.last_address !== client.address || row.last_user_agent !== client.userAgent;
+      if (row.last_used === null || now - row.last_used >= touchEveryMs || moved) touch.run(now, client.address, client.userAgent, row.id);
       return { id: row.id, userId: row.user_id, email: row.email, identity: row.identity, role: row.role };
     },
   };

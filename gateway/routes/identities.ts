@@ -5,6 +5,7 @@ import type { Role } from '../permissions.ts';
 import { readJson } from '../body.ts';
 import { fail } from '../errors.ts';
 import { principalFromToken, principalOf, requirePrincipal } from '../authenticate.ts';
+import { clientOf } from '../client-address.ts';
 import { isIdentityName } from '../accounts/identity-name.ts';
 import { normaliseEmail } from '../accounts/email.ts';
 import type { Identity, MembershipRefusal } from '../accounts/identities.ts';
@@ -22,7 +23,7 @@ export function identityRoutes(deps: AppDeps): Router {
 async function createIdentity(deps: AppDeps, ctx: Koa.Context) {
   const body = await readJson(ctx);
   // The `session` body field is the older clients' way to send the session token.
-  const principal = principalOf(ctx) ?? (typeof body.session === 'string' ? principalFromToken(deps, body.session) : null);
+  const principal = principalOf(ctx) ?? (typeof body.session === 'string' ? principalFromToken(deps, body.session, clientOf(ctx)) : null);
   if (!principal) throw fail('unauthorized', 'Log in first: send "Authorization: Bearer <token>".');
   if (principal.via !== 'session') throw fail('forbidden', 'Automation tokens cannot create publishing identities; use a session (log in).');
   const name = body.name;

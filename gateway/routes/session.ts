@@ -2,20 +2,18 @@ import Router from '@koa/router';
 import type Koa from 'koa';
 import type { AppDeps } from '../app.ts';
 import { readJson } from '../body.ts';
-import { catalog, fail } from '../errors.ts';
+import { fail } from '../errors.ts';
 import { requirePrincipal } from '../authenticate.ts';
 import { clientOf } from '../client-address.ts';
 import { normaliseEmail } from '../accounts/email.ts';
 import { normaliseCode } from '../accounts/secrets.ts';
-import { confirmPage } from '../accounts/confirm-page.ts';
 import type { LoginOutcome, LoginRefusal } from '../accounts/login-requests.ts';
 
-/** Login by mailed code or link (docs/protocol.md, Login and sessions): ask, confirm, fetch; who am I; log out. */
+/** Login by mailed code or link (docs/protocol.md, Login and sessions): ask, fetch; who am I; log out. The link's page is login-link.ts. */
 export function sessionRoutes(deps: AppDeps): Router {
   const router = new Router();
   router.post('/session', (ctx) => requestLogin(deps, ctx));
   router.post('/session/fetch', (ctx) => fetchSession(deps, ctx));
-  router.get('/session/confirm', (ctx) => confirmByLink(deps, ctx));
   router.get('/session', (ctx) => whoAmI(deps, ctx));
   router.delete('/session', (ctx) => logOut(deps, ctx));
   return router;
@@ -24,7 +22,7 @@ export function sessionRoutes(deps: AppDeps): Router {
 async function requestLogin(deps: AppDeps, ctx: Koa.Context) {
   const email = readEmail(await readJson(ctx));
   const release = deps.accounts.limits.loginMail(email, clientOf(ctx).address);
-  const login = deps.accounts.logins.start(email);
+  const login = deps.accounts.logins.start(email, clientOf(ctx));
   try {
     // The secret goes in the query, which the request log never records.
     const link = `${deps.config.registryUrl}/session/confirm?secret=${login.linkSecret}`;
@@ -46,13 +44,13 @@ async function fetchSession(deps: AppDeps, ctx: Koa.Context) {
     throw fail('invalid_request', 'Send the fetchSessionToken that POST /session answered.');
   }
   const code = readCode(body.emailConfirmationCode);
-  const outcome = code === null ? await collectWhenConfirmed(deps, ctx, fetchToken) : deps.accounts.logins.redeemCode(fetchToken, code);
+  const outcome = code === null ? await collectWhenConfirmed(deps, ctx, fetchToken) : deps.accounts.logins.redeemCode(fetchToken, code, clientOf(ctx));
   answerLogin(deps, ctx, outcome);
 }
 
-/** Without a code: a session once the link was opened, waiting for it up to the link-wait time. */
+/** Without a code: a session once the link's page confirmed the login, waiting for it up to the link-wait time. */
 async function collectWhenConfirmed(deps: AppDeps, ctx: Koa.Context, fetchToken: string): Promise<LoginOutcome> {
-  const first = deps.accounts.logins.collect(fetchToken);
+  const first = deps.accounts.logins.collect(fetchToken, clientOf(ctx));
   if (first.kind !== 'pending') return first;
   const gone = new AbortController();
   const onClose = () => gone.abort();
@@ -64,7 +62,7 @@ async function collectWhenConfirmed(deps: AppDeps, ctx: Koa.Context, fetchToken:
   }
   // Released because the registry is closing: let the connection go too, rather than keep it alive.
   if (deps.accounts.stopping) ctx.set('Connection', 'close');
-  return deps.accounts.logins.collect(fetchToken);
+  return deps.accounts.logins.collect(fetchToken, clientOf(ctx));
 }
 
 function answerLogin(deps: AppDeps, ctx: Koa.Context, outcome: LoginOutcome) {
@@ -79,7 +77,7 @@ function answerLogin(deps: AppDeps, ctx: Koa.Context, outcome: LoginOutcome) {
       return;
     case 'refused':
       deps.log.warn('login_refused', { reason: outcome.reason, triesLeft: outcome.triesLeft });
-      throw fail('invalid_code', refusalMessage(outcome.reason, outcome.triesLeft, deps.accounts.settings.codeLifetimeMs));
+      throw fail(outcome.reason === 'denied' ? 'login_denied' : 'invalid_code', refusalMessage(outcome.reason, outcome.triesLeft, deps.accounts.settings.codeLifetimeMs));
   }
 }
 
@@ -95,28 +93,9 @@ function refusalMessage(reason: LoginRefusal, triesLeft: number, lifetimeMs: num
       return 'This login has been completed already; ask for a new code to log in again.';
     case 'unknown':
       return 'The fetchSessionToken is unknown or too old; ask for a new code.';
+    case 'denied':
+      return 'This login was denied from the link in the mail; ask for a new code to log in.';
   }
-}
-
-/** The page behind the mailed link. A HEAD (a mail client peeking at the link) confirms nothing. */
-function confirmByLink(deps: AppDeps, ctx: Koa.Context) {
-  ctx.set({ 'Cache-Control': 'no-store', 'Referrer-Policy': 'no-referrer', 'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'" });
-  ctx.type = 'text/html; charset=utf-8';
-  if (ctx.method === 'HEAD') {
-    ctx.body = '';
-    return;
-  }
-  const secret = ctx.query.secret;
-  const outcome = deps.accounts.logins.confirmLink(typeof secret === 'string' ? secret : '');
-  if (outcome.kind === 'refused') {
-    deps.log.warn('login_link_refused', { reason: outcome.reason });
-    ctx.status = catalog.invalid_code.status;
-    ctx.body = confirmPage({ confirmed: false, reason: outcome.reason });
-    return;
-  }
-  deps.log.info('login_link_opened', { login: outcome.requestId });
-  deps.accounts.confirmed(outcome.requestId);
-  ctx.body = confirmPage({ confirmed: true, email: outcome.email });
 }
 
 function whoAmI(deps: AppDeps, ctx: Koa.Context) {

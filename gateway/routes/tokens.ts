@@ -56,6 +56,8 @@ function describe(token: TokenInfo) {
     created: token.created.toISOString(),
     expires: token.expires?.toISOString() ?? null,
     lastUsed: token.lastUsed?.toISOString() ?? null,
+    lastAddress: token.lastAddress,
+    lastUserAgent: token.lastUserAgent,
   };
 }
 

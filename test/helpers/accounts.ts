@@ -1,5 +1,6 @@
 import type { RegistryOverrides } from '../../gateway/registry.ts';
 import type { Role } from '../../gateway/permissions.ts';
+import type { Client } from '../../gateway/client-address.ts';
 import { startRegistry, type TestRegistry } from './registry.ts';
 import { startSmtp, type ReceivedMail, type TestSmtp } from './smtp.ts';
 import { call, expectJson } from './http.ts';
@@ -42,6 +43,9 @@ export async function startRegistryWithMail(
   }
 }
 
+/** A test's `fetch()` as the registry records a client: its address and user agent. */
+export const fetchClient: Client = { address: '127.0.0.1', userAgent: 'node' };
+
 /** The code and the link of a login mail, read from its text as a person would. */
 export function readLoginMail(mail: ReceivedMail): { code: string; link: string } {
   const code = /^Your confirmation code is: (\S+)\s*$/m.exec(mail.text)?.[1];
@@ -50,9 +54,34 @@ export function readLoginMail(mail: ReceivedMail): { code: string; link: string 
   return { code, link };
 }
 
+/** The forms of the page behind a login link: the address each one posts to, by what it does. */
+export type LoginPage = { status: number; html: string; confirm: string | null; deny: string | null };
+
+/** Opens a login link as a browser does (GET) and reads the page's two forms. */
+export async function openLoginPage(link: string): Promise<LoginPage> {
+  const res = await fetch(link, { headers: { 'sec-fetch-site': 'none' } });
+  const html = await res.text();
+  const actions = [...html.matchAll(/<form method="post" action="([^"]+)"/g)].map((m) => new URL((m[1] as string).replaceAll('&amp;', '&'), link).href);
+  const find = (path: string) => actions.find((action) => new URL(action).pathname === path) ?? null;
+  return { status: res.status, html, confirm: find('/session/confirm'), deny: find('/session/deny') };
+}
+
+/** Presses one of a login page's buttons as a browser does: a POST from the page's own origin. */
+export function pressButton(action: string, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(action, { method: 'POST', headers: { origin: new URL(action).origin, 'sec-fetch-site': 'same-origin', ...headers } });
+}
+
+/** Opens the link of a login mail and presses "confirm" (or "deny"), as the person it was sent to does. */
+export async function answerLoginLink(link: string, answer: 'confirm' | 'deny' = 'confirm'): Promise<Response> {
+  const page = await openLoginPage(link);
+  const action = page[answer];
+  if (!action) throw new Error(`The login page has no ${answer} button (${page.status}): ${page.html}`);
+  return pressButton(action);
+}
+
 /** Asks for a login mail: `POST /session`, answering the fetch token. */
-export async function requestLogin(reg: Reachable, email: string): Promise<string> {
-  const { fetchSessionToken } = await expectJson<{ fetchSessionToken: string }>(await call(reg.url, 'POST', '/session', { body: { email } }), 200);
+export async function requestLogin(reg: Reachable, email: string, headers: Record<string, string> = {}): Promise<string> {
+  const { fetchSessionToken } = await expectJson<{ fetchSessionToken: string }>(await call(reg.url, 'POST', '/session', { body: { email }, headers }), 200);
   return fetchSessionToken;
 }
 
