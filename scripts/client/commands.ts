@@ -3,6 +3,7 @@ import type { Context } from './context.ts';
 import { loginCommand, logoutCommand, whoamiCommand } from './session-commands.ts';
 import { identityCommands } from './identity-commands.ts';
 import { tokenCommands } from './token-commands.ts';
+import { sessionsCommands } from './sessions-commands.ts';
 import { publishCommand } from './publish.ts';
 import { packageCommands } from './package-commands.ts';
 
@@ -13,6 +14,7 @@ export const commands: CommandSpec<Context>[] = [
   whoamiCommand,
   ...identityCommands,
   ...tokenCommands,
+  ...sessionsCommands,
   publishCommand,
   ...packageCommands,
 ];

@@ -44,7 +44,7 @@ async function typedCode(client: RegistryClient, context: Context, fetchSessionT
   }
 }
 
-/** Asks the registry, again and again, whether the link in the mail was opened. */
+/** Asks the registry, again and again, whether the login was confirmed on the page of the mail's link. */
 async function openedLink(client: RegistryClient, fetchSessionToken: string, signal: AbortSignal): Promise<string> {
   const deadline = Date.now() + loginDeadlineMs;
   while (Date.now() < deadline) {
@@ -63,13 +63,28 @@ async function openedLink(client: RegistryClient, fetchSessionToken: string, sig
   throw new CliError('login_expired', 'The login was not confirmed in time.', { hint: 'Run gren-registry login again.' });
 }
 
-/** The first of the two ways to succeed; when both fail, the more telling error. */
+/** The more telling of the errors of both ways: not the prompt's "nothing typed" nor an aborted wait. */
+function moreTelling(errors: unknown[]): unknown {
+  return errors.find((e) => !(e instanceof CliError && ['no_code', 'aborted'].includes(e.code))) ?? errors[0];
+}
+
+/**
+ * The first of the two ways to succeed. A denial (the person the mail went to pressed "deny"
+ * on the link's page) ends the login at once, whatever the other way is doing; otherwise,
+ * when both fail, the more telling error.
+ */
 async function firstConfirmation(attempts: Array<Promise<string>>, controller: AbortController): Promise<string> {
   try {
-    return await Promise.any(attempts);
-  } catch (err) {
-    const errors = (err as AggregateError).errors as unknown[];
-    throw errors.find((e) => !(e instanceof CliError && ['no_code', 'aborted'].includes(e.code))) ?? errors[0];
+    return await new Promise<string>((resolve, reject) => {
+      const errors: unknown[] = [];
+      for (const attempt of attempts) {
+        attempt.then(resolve, (err: unknown) => {
+          if (err instanceof CliError && err.code === 'login_denied') return reject(err);
+          errors.push(err);
+          if (errors.length === attempts.length) reject(moreTelling(errors));
+        });
+      }
+    });
   } finally {
     controller.abort();
   }
@@ -85,7 +100,7 @@ export async function login(context: Context, emailArgument: string | undefined)
   const started = await client.call<{ fetchSessionToken: string }>('POST', '/session', { body: { email }, auth: 'none' });
   const { fetchSessionToken } = started.body;
   context.out.note(`A confirmation code is on its way to ${email}.`);
-  context.out.note('Type the code from the mail here, or open the link in it.');
+  context.out.note('Type the code from the mail here, or open the link in it and press "Confirm the login".');
   const controller = new AbortController();
   const sessionToken = await firstConfirmation(
     [typedCode(client, context, fetchSessionToken, controller.signal), openedLink(client, fetchSessionToken, controller.signal)],

@@ -17,10 +17,11 @@ async function revokeQuietly(context: Context, token: string): Promise<void> {
 export const loginCommand: CommandSpec<Context> = {
   name: 'login',
   args: ['[EMAIL]'],
-  summary: 'Log in by email: type the code from the mail, or open its link.',
+  summary: 'Log in by email: type the code from the mail, or confirm on its link’s page.',
   details: [
     'Asks for the address when EMAIL is not given. The registry mails a confirmation code and a link; ' +
-      'the login completes as soon as you type the code here or open the link, whichever comes first.',
+      'the login completes as soon as you type the code here or press "Confirm the login" on the page the link opens, ' +
+      'whichever comes first. Pressing "Deny it" there ends the login.',
     'The session token is saved in $HOME/.gren/user (mode 0600), one login per registry.',
   ],
   examples: ['gren-registry login robin@example.com', 'gren-registry login --registry https://registry.example.com'],

@@ -1,12 +1,19 @@
 import type { CommandSpec } from './args.ts';
 import { positiveInteger, requiredOption, role } from './arguments.ts';
 import type { Context } from './context.ts';
+import { day, tableLines } from './table.ts';
 
-type TokenInfo = { id: string; name: string; identity: string; role: string; created: string; expires: string | null; lastUsed: string | null };
-
-function day(iso: string | null): string {
-  return iso === null ? '-' : iso.slice(0, 10);
-}
+export type TokenInfo = {
+  id: string;
+  name: string;
+  identity: string;
+  role: string;
+  created: string;
+  expires: string | null;
+  lastUsed: string | null;
+  lastAddress: string | null;
+  lastUserAgent: string | null;
+};
 
 export const tokenCreate: CommandSpec<Context> = {
   name: 'token create',
@@ -55,11 +62,10 @@ export const tokenList: CommandSpec<Context> = {
         return;
       }
       const rows = [
-        ['ID', 'NAME', 'IDENTITY', 'ROLE', 'CREATED', 'EXPIRES', 'LAST USED'],
-        ...body.map((t) => [t.id, t.name, t.identity, t.role, day(t.created), day(t.expires), day(t.lastUsed)]),
+        ['ID', 'NAME', 'IDENTITY', 'ROLE', 'CREATED', 'EXPIRES', 'LAST USED', 'FROM'],
+        ...body.map((t) => [t.id, t.name, t.identity, t.role, day(t.created), day(t.expires), day(t.lastUsed), t.lastAddress ?? '-']),
       ];
-      const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-      for (const row of rows) context.out.say(row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd());
+      for (const line of tableLines(rows)) context.out.say(line);
     });
   },
 };
