@@ -127,6 +127,14 @@ export function createLoginRequests(deps: {
     const closed = closedReason(row, options, now());
     return closed ? { kind: 'refused', reason: closed } : row;
   };
+  /** Records the answer of the link's page, in one transaction with the check that the request is still open. */
+  const answerLink = (linkSecret: string, answer: 'confirmed' | 'denied'): LinkOutcome =>
+    transaction(db, () => {
+      const row = openLink(linkSecret);
+      if ('kind' in row) return row;
+      (answer === 'confirmed' ? sql.confirm : sql.deny).run(now(), row.id);
+      return { kind: answer, requestId: row.id, email: row.email };
+    });
 
   return {
     start(email, client) {
@@ -171,20 +179,10 @@ export function createLoginRequests(deps: {
       return { id, email, address, userAgent, created: new Date(row.created), expires: new Date(row.expires) };
     },
     confirmLink(linkSecret) {
-      return transaction(db, () => {
-        const row = openLink(linkSecret);
-        if ('kind' in row) return row;
-        sql.confirm.run(now(), row.id);
-        return { kind: 'confirmed', requestId: row.id, email: row.email };
-      });
+      return answerLink(linkSecret, 'confirmed');
     },
     denyLink(linkSecret) {
-      return transaction(db, () => {
-        const row = openLink(linkSecret);
-        if ('kind' in row) return row;
-        sql.deny.run(now(), row.id);
-        return { kind: 'denied', requestId: row.id, email: row.email };
-      });
+      return answerLink(linkSecret, 'denied');
     },
   };
 }
