@@ -82,7 +82,7 @@ export interface Accounts {
   readonly pageTokens: PageTokens;
   /** The principal a bearer secret stands for: a live session or a live, unexpired token; else null. Records where it was used. */
   authenticate(secret: string, client: Client): Principal | null;
-  /** Waits until the login request's link is opened, `ms` pass, `signal` aborts, or waiting stops. */
+  /** Waits until the login request's link page is answered (confirmed or denied), `ms` pass, `signal` aborts, or waiting stops. */
   waitForConfirmation(requestId: number, ms: number, signal?: AbortSignal): Promise<void>;
   /** Tells the login request's waiting fetches that its link's page answered (confirmed or denied). */
   answered(requestId: number): void;

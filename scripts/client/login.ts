@@ -92,7 +92,8 @@ async function firstConfirmation(attempts: Array<Promise<string>>, controller: A
 
 /**
  * Logs in by email: asks the registry to mail a code, then takes whichever comes first, the
- * code typed at the prompt or the link opened in the mail. Returns the email and session token.
+ * code typed at the prompt or the login confirmed on the page of the mail's link. Returns the
+ * email and session token.
  */
 export async function login(context: Context, emailArgument: string | undefined): Promise<{ email: string; sessionToken: string }> {
   const email = emailArgument?.trim() || (await askEmail(context.lines()));
