@@ -1,77 +1,11 @@
 import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
-import { answerLoginLink, startRegistryWithMail, readLoginMail, type MailRegistry } from './helpers/accounts.ts';
+import { answerLoginLink, readLoginMail } from './helpers/accounts.ts';
 import { freePort, tempDir } from './helpers/registry.ts';
+import { eventually, logIn, runClient, startClient, userFile, world } from './helpers/client.ts';
 import { fixturesDir } from './helpers/bundle.ts';
 import { buildBundle } from '../scripts/client/bundle.ts';
-
-const cli = path.resolve(import.meta.dirname, '../scripts/gren-registry.ts');
-
-type Run = { code: number | null; stdout: string; stderr: string };
-
-/** The client as a person starts it: its own process, HOME in a temporary folder, stdin left open. */
-function startClient(args: string[], options: { home: string; registry?: string; env?: Record<string, string>; cwd?: string }) {
-  const child = spawn(process.execPath, [cli, ...args], {
-    ...(options.cwd ? { cwd: options.cwd } : {}),
-    env: {
-      PATH: process.env['PATH'] ?? '',
-      HOME: options.home,
-      ...(options.registry ? { GREN_REGISTRY: options.registry } : {}),
-      ...options.env,
-    },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-  const done = new Promise<Run>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-  return { child, done, type: (line: string) => child.stdin.write(`${line}\n`), output: () => ({ stdout, stderr }) };
-}
-
-/** Runs the client to its end with `input` typed on stdin (then closed). */
-function runClient(args: string[], options: { home: string; registry?: string; env?: Record<string, string>; input?: string; cwd?: string }): Promise<Run> {
-  const started = startClient(args, options);
-  started.child.stdin.end(options.input ?? '');
-  return started.done;
-}
-
-async function eventually(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-type World = { reg: MailRegistry; home: string; run(args: string[], extra?: { input?: string; env?: Record<string, string>; cwd?: string }): Promise<Run> };
-
-async function world(t: { teardown(fn: () => unknown): void }): Promise<World> {
-  const reg = await startRegistryWithMail();
-  t.teardown(() => reg.close());
-  const home = tempDir('gren-home-');
-  t.teardown(() => fs.rmSync(home, { recursive: true, force: true }));
-  return { reg, home, run: (args, extra = {}) => runClient(args, { home, registry: reg.url, ...extra }) };
-}
-
-/** Logs in through the client: waits for the mail, types the code at the prompt. */
-async function logIn(w: World, email: string): Promise<Run> {
-  const client = startClient(['login', email], { home: w.home, registry: w.reg.url });
-  const { code } = readLoginMail(await w.reg.smtp.waitForMail(email));
-  client.type(code);
-  const run = await client.done;
-  if (run.code !== 0) throw new Error(`login failed: ${run.stderr}`);
-  return run;
-}
-
-function userFile(home: string): string {
-  return path.join(home, '.gren', 'user');
-}
 
 test('login with the mailed code saves the session with mode 0600; whoami and logout use it', async (t) => {
   const w = await world(t);
@@ -117,63 +51,6 @@ test('login asks for the address, and completes when the link’s page is confir
   t.is(run.code, 0, run.stderr);
   t.regex(run.stdout, /as kim@example\.com/);
   t.true(fs.existsSync(userFile(w.home)));
-});
-
-test('a login denied on the link’s page ends the client’s login at once, with nothing saved', async (t) => {
-  const w = await world(t);
-  const client = startClient(['login', 'kim@example.com', '--json'], { home: w.home, registry: w.reg.url });
-  const { link } = readLoginMail(await w.reg.smtp.waitForMail('kim@example.com'));
-  const started = Date.now();
-  t.is((await answerLoginLink(link, 'deny')).status, 200);
-  const run = await client.done;
-  t.true(Date.now() - started < 10_000, 'without waiting for a code to be typed');
-  t.is(run.code, 1);
-  t.is(JSON.parse(run.stdout).error, 'login_denied');
-  t.false(fs.existsSync(userFile(w.home)));
-});
-
-test('sessions lists sessions and tokens with where they were last used; sessions revoke ends one', async (t) => {
-  const w = await world(t);
-  await logIn(w, 'robin@example.com');
-  // A second computer logs in as the same person.
-  const secondHome = tempDir('gren-second-');
-  t.teardown(() => fs.rmSync(secondHome, { recursive: true, force: true }));
-  const second = startClient(['login', 'robin@example.com'], { home: secondHome, registry: w.reg.url });
-  second.type(readLoginMail(await w.reg.smtp.waitForMail('robin@example.com')).code);
-  t.is((await second.done).code, 0);
-  await w.run(['identity', 'create', 'robin']);
-  const token = JSON.parse((await w.run(['token', 'create', 'ci', '--identity', 'robin', '--role', 'download', '--json'])).stdout) as { id: string; token: string };
-
-  const listed = await w.run(['sessions']);
-  t.is(listed.code, 0, listed.stderr);
-  t.regex(listed.stdout, /^Sessions:\n {2}ID\s+LOGGED IN\s+LAST USED\s+FROM\s+PROGRAM\s+ENDS UNUSED$/m);
-  t.regex(listed.stdout, /^ {2}\d+ \*\s+\d{4}-\d\d-\d\d \d\d:\d\d\s+.*127\.0\.0\.1\s+gren-registry\/\S+/m);
-  t.regex(listed.stdout, new RegExp(`^ {2}${token.id}\\s+ci\\s+download in robin\\s+-\\s+-\\s+-$`, 'm'));
-  t.false(listed.stdout.includes(token.token));
-
-  const json = JSON.parse((await w.run(['sessions', '--json'])).stdout) as { sessions: Array<{ id: string; current: boolean }>; tokens: Array<{ id: string }> };
-  t.is(json.sessions.length, 2);
-  t.deepEqual(json.tokens.map((x) => x.id), [token.id]);
-  const secondId = json.sessions.find((s) => !s.current)!.id;
-  const ownId = json.sessions.find((s) => s.current)!.id;
-
-  const revoked = await w.run(['sessions', 'revoke', secondId]);
-  t.is(revoked.code, 0, revoked.stderr);
-  t.regex(revoked.stdout, new RegExp(`Logged out the session ${secondId}\\.`));
-  const secondWhoami = await runClient(['whoami'], { home: secondHome, registry: w.reg.url });
-  t.is(secondWhoami.code, 1);
-  t.regex(secondWhoami.stderr, /\[unauthorized\]/);
-
-  t.deepEqual(JSON.parse((await w.run(['sessions', 'revoke', token.id, '--json'])).stdout), { id: token.id, kind: 'token', revoked: true, loggedOut: false });
-  const again = await w.run(['sessions', 'revoke', secondId, '--json']);
-  t.is(again.code, 1);
-  t.is(JSON.parse(again.stdout).error, 'not_found');
-  t.is((await w.run(['sessions', 'revoke'])).code, 2);
-
-  const own = await w.run(['sessions', 'revoke', ownId]);
-  t.is(own.code, 0, own.stderr);
-  t.regex(own.stdout, /you are now logged out/);
-  t.false(fs.existsSync(userFile(w.home)));
 });
 
 test('a wrong code is explained and the right one typed next is accepted', async (t) => {

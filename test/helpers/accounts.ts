@@ -1,4 +1,6 @@
 import type { RegistryOverrides } from '../../gateway/registry.ts';
+import type { AccountsOptions } from '../../gateway/accounts/accounts.ts';
+import type { Clock } from '../../gateway/clock.ts';
 import type { Role } from '../../gateway/permissions.ts';
 import type { Client } from '../../gateway/client-address.ts';
 import { startRegistry, type TestRegistry } from './registry.ts';
@@ -52,6 +54,22 @@ export function readLoginMail(mail: ReceivedMail): { code: string; link: string 
   const link = /^Or confirm by opening: (\S+)\s*$/m.exec(mail.text)?.[1];
   if (!code || !link) throw new Error(`Not a login mail: ${mail.text}`);
   return { code, link };
+}
+
+/** A registry with mail for one test, closed when the test ends; its clock and accounts settings may be swapped. */
+export async function mailRegistryFor(
+  t: { teardown(fn: () => unknown): void },
+  options: { clock?: Clock; accounts?: Partial<AccountsOptions> } = {},
+): Promise<MailRegistry> {
+  const overrides = { ...(options.clock ? { clock: options.clock } : {}), ...(options.accounts ? { accounts: options.accounts } : {}) };
+  const reg = await startRegistryWithMail({ overrides });
+  t.teardown(() => reg.close());
+  return reg;
+}
+
+/** `POST /session/fetch` with `body`, answered as it is. */
+export function fetchSession(reg: Reachable, body: Record<string, unknown>): Promise<Response> {
+  return call(reg.url, 'POST', '/session/fetch', { body });
 }
 
 /** The forms of the page behind a login link: the address each one posts to, by what it does. */
