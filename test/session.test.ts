@@ -16,7 +16,6 @@ import {
 import { startRegistry } from './helpers/registry.ts';
 import { codeAlphabet } from '../gateway/accounts/secrets.ts';
 
-
 test('a login mail carries the code and the link as docs/protocol.md words them, and the code gives a session', async (t) => {
   const reg = await mailRegistryFor(t);
   const fetchSessionToken = await requestLogin(reg, '  Robin@Example.COM ');
