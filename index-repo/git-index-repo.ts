@@ -1,17 +1,21 @@
 import type { Clock } from '../gateway/clock.ts';
 import type { Logger } from '../gateway/log.ts';
 import { describeError } from '../gateway/log.ts';
-import type { CommitPlan, FileChange, IndexRepo, Snapshot } from './types.ts';
-import { encodeCommit, encodeObject } from './git-object.ts';
-import type { ObjectStore } from './object-store.ts';
-import { buildTree } from './tree-builder.ts';
+import type { CommitPlan, FileChange, IndexRepo, RefChange, ServedRefs, Snapshot } from './types.ts';
+import { EMPTY_TREE, encodeCommit, encodeObject } from './git-object.ts';
+import type { ObjectStore, PreparedPack } from './object-store.ts';
+import { rewriteHistory } from './history-rewrite.ts';
+import { buildTree, buildTreeSync } from './tree-builder.ts';
 import { createSnapshot } from './snapshot.ts';
 import { PendingObjects } from './pending-objects.ts';
 import { prepareMain } from './refs.ts';
 import { stageServerInfo, writeServerInfo } from './server-info.ts';
 import { encodePack } from './pack-writer.ts';
 import type { ServedFolder } from './served-folder.ts';
-import { repack } from './maintenance.ts';
+import { purgeUnreachable, repack } from './maintenance.ts';
+import { RefView } from './ref-view.ts';
+import { deleteRefs, prepareRefs } from './content-refs.ts';
+import { syncDir } from './durable-fs.ts';
 
 const AUTHOR = 'Gren Registry <registry@localhost>';
 /** Plans run, and commits stored, together at most. */
@@ -22,6 +26,8 @@ type Answer = { commit: string | null; result: unknown };
 type Waiting = { plan: Plan<unknown>; resolve: (answer: Answer) => void; reject: (err: unknown) => void };
 type Outcome = { waiting: Waiting; afterCommits: boolean } & ({ value: Answer } | { error: unknown });
 type BuiltCommit = { oid: string; tree: string; message: string; changes: FileChange[] };
+/** What one plan changed: a commit of `main`, content refs (null: deleted), or both. */
+type Step = { commit: BuiltCommit | null; refs: Array<[string, string | null]> };
 
 export type GitIndexRepoParts = {
   gitDir: string;
@@ -32,6 +38,10 @@ export type GitIndexRepoParts = {
   log: Logger;
   /** The commit of `main` and its tree when opened (null: no commit yet). */
   head: { commit: string; tree: string } | null;
+  /** The content refs when opened; the repository keeps this map current. */
+  refs: Map<string, string>;
+  /** Which content refs are served as files. */
+  servedRefs: ServedRefs;
   /** Commits between two packings (0: only when asked); null when `git` is missing. */
   packEvery: number | null;
   release: () => void;
@@ -53,6 +63,14 @@ export class GitIndexRepo implements IndexRepo {
   private closed = false;
   private commitsSincePack = 0;
   private packing: Promise<void> | null = null;
+  /** Git maintenance (packing, purging), one run at a time. */
+  private maintenanceTail: Promise<unknown> = Promise.resolve();
+  /** A purge waiting for its turn, which later calls share. */
+  private nextPurge: Promise<void> | null = null;
+  /** Whether objects may have become unreachable (refs deleted, history replaced) since the last purge. */
+  private purgeOwed = false;
+  /** The purge under way. */
+  private purging: Promise<void> | null = null;
   private readonly waiting: Waiting[] = [];
   private batchScheduled = false;
 
@@ -62,7 +80,11 @@ export class GitIndexRepo implements IndexRepo {
     this.servedDir = parts.served?.dir ?? null;
     this.headCommit = parts.head?.commit ?? null;
     this.rootTree = parts.head?.tree ?? emptyTree;
-    this.current = createSnapshot(parts.store, this.headCommit ?? '', this.rootTree);
+    this.current = this.snapshotOf(parts.store, this.headCommit ?? '', this.rootTree, new RefView(parts.refs));
+  }
+
+  private snapshotOf(reader: PendingObjects | ObjectStore, commit: string, tree: string, refs: RefView): Snapshot {
+    return createSnapshot(reader, commit, tree, refs, this.parts.servedRefs);
   }
 
   head(): string {
@@ -95,9 +117,10 @@ export class GitIndexRepo implements IndexRepo {
   }
 
   /**
-   * Runs the plans waiting now, each on the state the ones before it left, as one commit each,
-   * then stores all their objects and moves `main` once: a group commit. Every caller is
-   * answered after the commits are durable; a plan that failed is answered with its error.
+   * Runs the plans waiting now, each on the state the ones before it left, as one commit each
+   * (and its content refs), then stores all their objects and moves the refs once: a group
+   * commit. Every caller is answered after the changes are durable; a plan that failed is
+   * answered with its error.
    */
   private async runBatch(): Promise<void> {
     this.batchScheduled = false;
@@ -105,34 +128,74 @@ export class GitIndexRepo implements IndexRepo {
     if (this.waiting.length > 0) this.scheduleBatch();
     const pending = new PendingObjects(this.parts.store);
     const outcomes: Outcome[] = [];
-    const commits: BuiltCommit[] = [];
+    const steps: Step[] = [];
     let head = this.headCommit;
     let tree = this.rootTree;
+    let refs = new RefView(this.parts.refs);
     for (const waiting of batch) {
       try {
-        const planned = await waiting.plan(createSnapshot(pending, head ?? '', tree));
-        // A repository without commits gets its first one even from an empty list of changes.
-        const wanted = 'changes' in planned && (planned.changes.length > 0 || head === null);
-        const built = wanted ? await this.buildCommit(pending, head, tree, planned.message, planned.changes) : null;
-        if (!built) {
-          outcomes.push({ waiting, value: { commit: null, result: planned.result }, afterCommits: commits.length > 0 });
+        const planned = await waiting.plan(this.snapshotOf(pending, head ?? '', tree, refs));
+        if (!('changes' in planned)) {
+          outcomes.push({ waiting, value: { commit: null, result: planned.result }, afterCommits: steps.length > 0 });
           continue;
         }
-        commits.push(built);
-        head = built.oid;
-        tree = built.tree;
-        outcomes.push({ waiting, value: { commit: built.oid, result: planned.result }, afterCommits: true });
+        const refChanges = await this.buildRefs(pending, refs, planned.refs ?? []);
+        // A repository without commits gets its first one even from an empty list of changes.
+        const wanted = planned.changes.length > 0 || head === null;
+        const built = wanted ? await this.buildCommit(pending, head, tree, planned.message, planned.changes) : null;
+        if (built) {
+          head = built.oid;
+          tree = built.tree;
+        }
+        const changed = built !== null || refChanges.length > 0;
+        if (changed) {
+          steps.push({ commit: built, refs: refChanges });
+          refs = refs.with(refChanges);
+        }
+        outcomes.push({ waiting, value: { commit: built?.oid ?? null, result: planned.result }, afterCommits: steps.length > 0 });
       } catch (err) {
-        outcomes.push({ waiting, error: err, afterCommits: commits.length > 0 });
+        outcomes.push({ waiting, error: err, afterCommits: steps.length > 0 });
       }
     }
-    const failure = commits.length > 0 ? await this.store(pending, commits).then(() => null, (err: unknown) => ({ err })) : null;
+    const failure = steps.length > 0 ? await this.store(pending, steps).then(() => null, (err: unknown) => ({ err })) : null;
     for (const outcome of outcomes) {
-      // Outcomes that saw commits which never became durable are not to be trusted.
+      // Outcomes that saw changes which never became durable are not to be trusted.
       if (failure && outcome.afterCommits) outcome.waiting.reject(failure.err);
       else if ('error' in outcome) outcome.waiting.reject(outcome.error);
       else outcome.waiting.resolve(outcome.value);
     }
+  }
+
+  /** Builds the objects of content ref changes; returns the changes that change something. */
+  private async buildRefs(pending: PendingObjects, refs: RefView, changes: RefChange[]): Promise<Array<[string, string | null]>> {
+    const built: Array<[string, string | null]> = [];
+    const seen = new Set<string>();
+    for (const change of changes) {
+      if (seen.has(change.ref)) throw new Error(`content ref ${change.ref} is changed twice in one plan`);
+      seen.add(change.ref);
+      let oid: string | null;
+      if ('delete' in change) oid = null;
+      else if ('object' in change) {
+        if (!(await this.parts.store.has(change.object))) throw new Error(`${change.ref}: object ${change.object} is not in the repository`);
+        oid = change.object;
+      } else if ('blob' in change) {
+        const blob = encodeObject('blob', change.blob);
+        pending.addBlob(blob, change.blob);
+        oid = blob.oid;
+      } else {
+        oid = this.buildRootCommit(pending, change.commit);
+      }
+      if (refs.get(change.ref) !== oid) built.push([change.ref, oid]);
+    }
+    return built;
+  }
+
+  /** A commit without parents holding exactly `files`: nothing but its ref keeps it reachable. */
+  private buildRootCommit(pending: PendingObjects, commit: Extract<RefChange, { commit: unknown }>['commit']): string {
+    const tree = buildTreeSync(commit.files);
+    const encoded = encodeObject('commit', encodeCommit({ tree: tree.oid, parents: [], author: AUTHOR, message: commit.message, time: commit.time }));
+    pending.add(tree, encoded);
+    return encoded.oid;
   }
 
   /** Builds one commit of `changes` over `tree`, or null when the tree would not change. */
@@ -146,37 +209,152 @@ export class GitIndexRepo implements IndexRepo {
   }
 
   /**
-   * Makes built commits durable and current, in the order that makes a crash harmless: store
-   * their objects (one flushed pack) and move `main` to the last (flushed), then publish what
-   * is derived: server info, and the served files. The derived files are staged while the
-   * commit is flushed, and only renamed into place once it is durable.
+   * Makes built changes durable and current, in the order that makes a crash harmless:
+   * 1. the objects (one pack), the new content refs and `main` are written to temporary files
+   *    and flushed, side by side;
+   * 2. the pack is renamed into place, then the new content refs, and their folders flushed:
+   *    a content ref never names an object that is not in place, and is durable before `main`
+   *    moves (a crash here leaves content refs ahead of `main`, which the next start removes);
+   * 3. `main` moves (flushed), and the commit is durable;
+   * 4. deleted content refs go (flushed; a crash before leaves them behind `main`, removed at
+   *    the next start too), then what is derived: server info, and the served files, staged
+   *    while the commit was flushed and renamed into place once it is durable.
    */
-  private async store(pending: PendingObjects, commits: BuiltCommit[]): Promise<void> {
+  private async store(pending: PendingObjects, steps: Step[]): Promise<void> {
     const { store, served, gitDir, log, name } = this.parts;
-    const last = commits[commits.length - 1] as BuiltCommit;
-    const packed = encodePack(pending.objects);
-    const stagedFiles = served?.stage(commits.flatMap((c) => c.changes));
+    const commits = steps.flatMap((step) => (step.commit ? [step.commit] : []));
+    const last = commits.at(-1) ?? null;
+    const { creates, deletes } = this.netRefChanges(steps);
+    const packed = pending.objects.length > 0 ? encodePack(pending.objects) : null;
+    const stagedFiles = served?.stage(this.servedChanges(pending, steps));
+    const prepared = await Promise.allSettled([
+      packed ? store.preparePack(packed) : null,
+      creates.size > 0 ? prepareRefs(gitDir, creates) : null,
+      last ? prepareMain(gitDir, last.oid) : null,
+      last ? stageServerInfo(gitDir, last.oid, [...store.packNames(), ...(packed ? [`pack-${packed.name}.pack`] : [])]) : null,
+      stagedFiles,
+    ]);
+    const [pack, newRefs, main, info] = prepared.map((p) => (p.status === 'fulfilled' ? p.value : null)) as [
+      Awaited<ReturnType<ObjectStore['preparePack']>> | null,
+      Awaited<ReturnType<typeof prepareRefs>> | null,
+      Awaited<ReturnType<typeof prepareMain>> | null,
+      Awaited<ReturnType<typeof stageServerInfo>> | null,
+    ];
+    let moved = false;
     try {
-      const [, ref, info] = await Promise.all([
-        store.writePack(packed),
-        prepareMain(gitDir, last.oid),
-        stageServerInfo(gitDir, last.oid, [...store.packNames(), `pack-${packed.name}.pack`]),
-        stagedFiles,
-      ]);
-      await ref.move();
+      const failed = prepared.find((p) => p.status === 'rejected');
+      if (failed) throw failed.reason;
+      await pack?.install();
+      const dirs = newRefs?.rename() ?? [];
+      await Promise.all([pack ? syncDir(pack.dir) : null, ...dirs.map((dir) => syncDir(dir))]);
+      await main?.move();
+      moved = true;
       pending.stored();
-      this.headCommit = last.oid;
-      this.rootTree = last.tree;
-      this.current = createSnapshot(store, last.oid, last.tree);
-      await Promise.all([info.publish(), (await stagedFiles)?.publish(last.oid)]);
+      for (const [ref, oid] of creates) this.parts.refs.set(ref, oid);
+      if (last) {
+        this.headCommit = last.oid;
+        this.rootTree = last.tree;
+      }
+      this.current = this.snapshotOf(store, this.headCommit ?? '', this.rootTree, new RefView(this.parts.refs));
     } catch (err) {
-      if (this.headCommit !== last.oid) await (await stagedFiles?.catch(() => undefined))?.discard();
+      await Promise.all([pack?.discard(), newRefs?.discard(), main?.discard(), (await stagedFiles?.catch(() => undefined))?.discard()]);
       throw err;
+    } finally {
+      if (moved) await pack?.release();
     }
+    if (deletes.length > 0) {
+      this.purgeOwed = true;
+      await deleteRefs(gitDir, deletes);
+      for (const ref of deletes) this.parts.refs.delete(ref);
+      this.current = this.snapshotOf(store, this.headCommit ?? '', this.rootTree, new RefView(this.parts.refs));
+    }
+    await Promise.all([info?.publish(), (await stagedFiles)?.publish(this.headCommit ?? '')]);
     for (const commit of commits) log.info('index_commit', { repo: name, commit: commit.oid, message: commit.message.split('\n', 1)[0] });
+    if (commits.length === 0) log.info('index_refs', { repo: name, set: creates.size, deleted: deletes.length });
     this.commitsSincePack += commits.length;
     const { packEvery } = this.parts;
     if (packEvery && this.commitsSincePack >= packEvery && !this.packing) void this.maintain().catch(() => undefined);
+  }
+
+  /** The refs the batch sets (to an object they did not name before) and deletes (that existed). */
+  private netRefChanges(steps: Step[]): { creates: Map<string, string>; deletes: string[] } {
+    const net = new Map<string, string | null>();
+    for (const step of steps) for (const [ref, oid] of step.refs) net.set(ref, oid);
+    const creates = new Map<string, string>();
+    const deletes: string[] = [];
+    for (const [ref, oid] of net) {
+      const stored = this.parts.refs.get(ref) ?? null;
+      if (oid === stored) continue;
+      if (oid === null) deletes.push(ref);
+      else creates.set(ref, oid);
+    }
+    return { creates, deletes };
+  }
+
+  /**
+   * The served folder's changes, in the order readers should see them: the files of served
+   * content refs (bundles) first, then each commit's files (its plan's order).
+   */
+  private servedChanges(pending: PendingObjects, steps: Step[]): FileChange[] {
+    const { servedRefs } = this.parts;
+    const fromRefs: FileChange[] = [];
+    const fromCommits: FileChange[] = [];
+    for (const step of steps) {
+      for (const [ref, oid] of step.refs) {
+        const file = servedRefs.pathOf(ref);
+        if (file === null) continue;
+        fromRefs.push(oid === null ? { path: file, delete: true } : { path: file, content: pending.blob(oid) });
+      }
+      if (step.commit) fromCommits.push(...step.commit.changes);
+    }
+    return [...fromRefs, ...fromCommits];
+  }
+
+  /**
+   * Replaces the history of `main` by the same commits without the files `keep` refuses (see
+   * `rewriteHistory`): the new objects are stored as packs kept from any purge until `main`
+   * names them, `main` moves (flushed), and what is no longer reachable is owed a purge.
+   */
+  replaceHistory(keep: (path: string) => boolean): Promise<{ commit: string | null; commits: number }> {
+    return this.enqueue(async () => {
+      const { store, gitDir, served, log, name } = this.parts;
+      if (this.headCommit === null) return { commit: null, commits: 0 };
+      const packs: PreparedPack[] = [];
+      const writeChunk = async (pending: PendingObjects) => {
+        const pack = await store.preparePack(encodePack(pending.objects));
+        packs.push(pack);
+        await pack.install();
+        await syncDir(pack.dir);
+        pending.stored();
+      };
+      try {
+        const result = await rewriteHistory(store, this.headCommit, keep, writeChunk);
+        if (result.commit !== this.headCommit) {
+          const main = await prepareMain(gitDir, result.commit);
+          await main.move();
+          this.headCommit = result.commit;
+          this.rootTree = result.tree;
+          this.current = this.snapshotOf(store, result.commit, result.tree, new RefView(this.parts.refs));
+          this.purgeOwed = true;
+          await writeServerInfo(gitDir, this.headCommit, store.packNames());
+          await served?.reconcile(store, this.rootTree, this.headCommit, this.servedRefFiles());
+          log.warn('index_history_replaced', { repo: name, commits: result.commits, commit: result.commit });
+        }
+        return { commit: this.headCommit, commits: result.commits };
+      } finally {
+        await Promise.all(packs.map((pack) => pack.release()));
+      }
+    });
+  }
+
+  /** The files served from content refs: path to blob id. */
+  private servedRefFiles(): Map<string, string> {
+    const files = new Map<string, string>();
+    for (const [ref, oid] of this.parts.refs) {
+      const file = this.parts.servedRefs.pathOf(ref);
+      if (file !== null) files.set(file, oid);
+    }
+    return files;
   }
 
   /** Makes the served folder equal `main` again, after a crash left it behind. */
@@ -184,23 +362,36 @@ export class GitIndexRepo implements IndexRepo {
     const { served, store, log, name } = this.parts;
     await served?.clearStaging();
     if (!served || this.headCommit === null || (await served.servedCommit()) === this.headCommit) return;
-    const repaired = await served.reconcile(store, this.rootTree, this.headCommit);
+    const repaired = await served.reconcile(store, this.rootTree, this.headCommit, this.servedRefFiles());
     log.warn('index_served_repaired', { repo: name, commit: this.headCommit, paths: repaired });
+  }
+
+  /** Runs Git maintenance after the maintenance under way: packing and purging never overlap. */
+  private maintenance<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.maintenanceTail.then(task);
+    this.maintenanceTail = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Reads the packs again after maintenance changed them, in the commit queue. */
+  private afterMaintenance(): Promise<void> {
+    const { gitDir, store } = this.parts;
+    return this.enqueue(async () => {
+      await store.rescanPacks();
+      await writeServerInfo(gitDir, this.headCommit, store.packNames());
+    });
   }
 
   /** Packs loose objects for clones, off the write path; commits go on meanwhile. */
   maintain(): Promise<void> {
     const { packEvery, gitDir, store, log, name } = this.parts;
     if (packEvery === null) return Promise.reject(new Error('packing needs the git command'));
-    this.packing ??= (async () => {
+    this.packing ??= this.maintenance(async () => {
       this.commitsSincePack = 0;
       const started = performance.now();
       try {
         await repack(gitDir);
-        await this.enqueue(async () => {
-          await store.rescanPacks();
-          await writeServerInfo(gitDir, this.headCommit, store.packNames());
-        });
+        await this.afterMaintenance();
         log.info('index_packed', { repo: name, packs: store.packNames().length, ms: Math.round(performance.now() - started) });
       } catch (err) {
         log.error('index_pack_failed', { repo: name, ...describeError(err) });
@@ -208,15 +399,43 @@ export class GitIndexRepo implements IndexRepo {
       } finally {
         this.packing = null;
       }
-    })();
+    });
     return this.packing;
+  }
+
+  purge(): Promise<void> {
+    const { packEvery, gitDir, store, log, name } = this.parts;
+    if (this.nextPurge) return this.nextPurge;
+    // Nothing became unreachable since the purge under way (if any) started.
+    if (!this.purgeOwed) return this.purging ?? Promise.resolve();
+    if (packEvery === null) return Promise.reject(new Error('purging needs the git command'));
+    const run = this.maintenance(async () => {
+      // From here on, a new call needs a run after this one: it may have deleted refs since.
+      this.nextPurge = null;
+      this.purgeOwed = false;
+      this.purging = run;
+      const started = performance.now();
+      try {
+        await purgeUnreachable(gitDir);
+        await this.afterMaintenance();
+        log.info('index_purged', { repo: name, packs: store.packNames().length, ms: Math.round(performance.now() - started) });
+      } catch (err) {
+        this.purgeOwed = true;
+        log.error('index_purge_failed', { repo: name, ...describeError(err) });
+        throw err;
+      } finally {
+        this.purging = null;
+      }
+    });
+    this.nextPurge = run;
+    return run;
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.maintenanceTail;
     await this.tail;
-    await this.packing?.catch(() => undefined);
     await this.parts.served?.settle();
     await this.parts.store.close();
     this.parts.release();

@@ -16,19 +16,16 @@ export async function gitAvailable(): Promise<boolean> {
   }
 }
 
+/** Settings for every maintenance command: flushed output, no bitmaps, no automatic gc. */
+const GIT_SETTINGS = ['-c', 'core.fsync=all', '-c', 'core.fsyncMethod=fsync', '-c', 'repack.writeBitmaps=false', '-c', 'gc.auto=0'];
+
 /**
- * Packs loose objects and folds small packs together, so that a clone over plain HTTP takes a
- * few requests. `--geometric=2` keeps the number of packs logarithmic without rewriting the big
- * ones each time; `-d` drops what the new pack holds; `-n` leaves `objects/info/packs` to the
- * registry, which rewrites it inside its commit queue. Git flushes the new pack before anything
- * is dropped. This runs off the write path: commits go on while it packs. The process runs in
- * a group of its own whose id is kept in `repack.pid`, so that a registry started after this
- * one was killed can stop a repack still running (see `stopStaleRepack`).
+ * Runs one maintenance command of `git` in a process group of its own whose id is kept in
+ * `repack.pid`, so that a registry started after this one was killed can stop it (see
+ * `stopStaleRepack`) before looking at the packs.
  */
-export async function repack(gitDir: string): Promise<void> {
-  const args = ['-c', 'core.fsync=all', '-c', 'core.fsyncMethod=fsync', '-c', 'repack.writeBitmaps=false', '-c', 'gc.auto=0',
-    '--git-dir', gitDir, 'repack', '-d', '-n', '-q', '--geometric=2'];
-  const child = spawn('git', args, { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+async function runMaintenance(gitDir: string, command: string[]): Promise<void> {
+  const child = spawn('git', [...GIT_SETTINGS, '--git-dir', gitDir, ...command], { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
   const pidFile = path.join(gitDir, PID_FILE);
   if (child.pid) fs.writeFileSync(pidFile, `${child.pid}\n`);
   let stderr = '';
@@ -36,17 +33,40 @@ export async function repack(gitDir: string): Promise<void> {
   try {
     await new Promise<void>((resolve, reject) => {
       child.on('error', reject);
-      child.on('exit', (code, signal) => (code === 0 ? resolve() : reject(new Error(`git repack failed (${signal ?? code}): ${stderr.trim()}`))));
+      child.on('exit', (code, signal) => (code === 0 ? resolve() : reject(new Error(`git ${command[0]} failed (${signal ?? code}): ${stderr.trim()}`))));
     });
   } finally {
     fs.rmSync(pidFile, { force: true });
   }
 }
 
+/**
+ * Packs loose objects and folds small packs together, so that a clone takes few objects from
+ * few packs. `--geometric=2` keeps the number of packs logarithmic without rewriting the big
+ * ones each time; `-d` drops what the new pack holds (every object of the packs it folds,
+ * reachable or not); `-n` leaves `objects/info/packs` to the registry, which rewrites it inside
+ * its commit queue. Git flushes the new pack before anything is dropped. This runs off the
+ * write path: commits go on while it packs.
+ */
+export async function repack(gitDir: string): Promise<void> {
+  await runMaintenance(gitDir, ['repack', '-d', '-n', '-q', '--geometric=2']);
+}
+
+/**
+ * Removes from disk every object no ref reaches: `git repack -a -d` writes one pack of what the
+ * refs reach and deletes every other pack (those of commits under way have a `.keep` file and
+ * are left alone), then `git prune` removes unreachable loose objects. After it, an object of a
+ * deleted ref is in no file of the repository.
+ */
+export async function purgeUnreachable(gitDir: string): Promise<void> {
+  await runMaintenance(gitDir, ['repack', '-a', '-d', '-n', '-q']);
+  await runMaintenance(gitDir, ['prune', '--expire=now']);
+}
+
 function isRepackOf(pid: number, gitDir: string): boolean {
   try {
     const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    return cmdline.includes('repack') && cmdline.includes(gitDir);
+    return (cmdline.includes('repack') || cmdline.includes('prune')) && cmdline.includes(gitDir);
   } catch {
     return false;
   }

@@ -9,6 +9,18 @@ import { Lru } from './lru.ts';
 
 type RawObject = { type: ObjectType; content: Buffer };
 
+/** What the `.keep` files of packs whose commit is under way say (Git ignores the content). */
+const KEEP_NOTE = 'gren-registry: the commit of this pack is under way\n';
+
+/** A pack written and flushed under temporary names: see `ObjectStore.preparePack`. */
+export type PreparedPack = {
+  /** The pack folder, to flush once installed. */
+  dir: string;
+  install(): Promise<void>;
+  release(): Promise<void>;
+  discard(): Promise<void>;
+};
+
 /** What reading trees and files needs: the store, or objects of commits not yet stored over it. */
 export type ObjectReader = {
   readTree(oid: string): Promise<Tree>;
@@ -103,6 +115,14 @@ export class ObjectStore implements ObjectReader {
     return null;
   }
 
+  /** Whether the store holds an object, loose or packed. */
+  async has(oid: string): Promise<boolean> {
+    if (this.packs.some((pack) => pack.offsetOf(oid) !== null)) return true;
+    if (await fs.access(this.loosePath(oid)).then(() => true, () => false)) return true;
+    await this.rescanPacks();
+    return this.packs.some((pack) => pack.offsetOf(oid) !== null);
+  }
+
   async read(oid: string): Promise<RawObject> {
     const found = (await this.readLoose(oid)) ?? (await this.readPacked(oid));
     if (found) return found;
@@ -139,12 +159,15 @@ export class ObjectStore implements ObjectReader {
   }
 
   /**
-   * Stores objects as one new pack (from `encodePack`): the pack and its index are written to
-   * temporary names and flushed together, renamed pack first (Git finds packs by their index,
-   * so never an index without its pack), then the folder is flushed. Resolves once all of it
-   * is on disk and the store reads from it.
+   * Stores objects as one new pack (from `encodePack`), in two steps. First the pack and its
+   * index are written to temporary names and flushed together, and a `.keep` file is put beside
+   * the pack's name, so that a `git repack -a -d` running meanwhile leaves it alone until its
+   * refs exist. Then `install` renames them into place, pack first (Git finds packs by their
+   * index, so never an index without its pack), and the store reads from it; the caller flushes
+   * the folder (`dir`) with the other folders of its commit, and calls `release` once the refs
+   * that keep the objects reachable are in place.
    */
-  async writePack({ name, pack, idx }: EncodedPack): Promise<void> {
+  async preparePack({ name, pack, idx }: EncodedPack): Promise<PreparedPack> {
     const dir = path.join(this.objectsDir, 'pack');
     if (!this.packDirReady) {
       await fs.mkdir(dir, { recursive: true });
@@ -152,11 +175,26 @@ export class ObjectStore implements ObjectReader {
     }
     const packFile = path.join(dir, `pack-${name}.pack`);
     const idxFile = path.join(dir, `pack-${name}.idx`);
-    const [packTemp, idxTemp] = await Promise.all([writeFlushed(packFile, pack), writeFlushed(idxFile, idx)]);
-    await fs.rename(packTemp, packFile);
-    await fs.rename(idxTemp, idxFile);
-    const [reader] = await Promise.all([PackReader.open(packFile, idx), syncDir(dir)]);
-    this.packs.push(reader);
+    const keepFile = path.join(dir, `pack-${name}.keep`);
+    const [packTemp, idxTemp] = await Promise.all([writeFlushed(packFile, pack), writeFlushed(idxFile, idx), fs.writeFile(keepFile, KEEP_NOTE)]);
+    return {
+      dir,
+      install: async () => {
+        await fs.rename(packTemp, packFile);
+        await fs.rename(idxTemp, idxFile);
+        this.packs.push(await PackReader.open(packFile, idx));
+      },
+      release: () => fs.rm(keepFile, { force: true }),
+      discard: () => Promise.all([packTemp, idxTemp, keepFile].map((file) => fs.rm(file, { force: true }))).then(() => undefined),
+    };
+  }
+
+  /** Stores objects as one new pack, durably, in one step (see `preparePack`). */
+  async writePack(encoded: EncodedPack): Promise<void> {
+    const prepared = await this.preparePack(encoded);
+    await prepared.install();
+    await syncDir(prepared.dir);
+    await prepared.release();
   }
 
   /**
@@ -174,7 +212,16 @@ export class ObjectStore implements ObjectReader {
     }
     const orphans = names.filter((n) => (n.endsWith('.pack') && !names.includes(n.replace(/\.pack$/, '.idx'))) || /^tmp_(pack|idx|rev)_/.test(n));
     for (const orphan of orphans) await fs.rm(path.join(dir, orphan), { force: true });
-    return orphans.length;
+    // Keep files of commits that never finished: their packs are whole, or gone above.
+    let kept = 0;
+    for (const name of names.filter((n) => n.endsWith('.keep'))) {
+      const file = path.join(dir, name);
+      if ((await fs.readFile(file, 'utf8').catch(() => '')) === KEEP_NOTE) {
+        await fs.rm(file, { force: true });
+        kept++;
+      }
+    }
+    return orphans.length + kept;
   }
 }
 

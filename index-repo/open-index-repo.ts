@@ -4,7 +4,7 @@ import path from 'node:path';
 import git from 'isomorphic-git';
 import type { Clock } from '../gateway/clock.ts';
 import type { Logger } from '../gateway/log.ts';
-import type { FileChange, IndexRepo, Snapshot } from './types.ts';
+import type { FileChange, IndexRepo, ServedRefs, Snapshot } from './types.ts';
 import { decodeCommit, EMPTY_TREE } from './git-object.ts';
 import { ObjectStore, type ObjectStoreOptions } from './object-store.ts';
 import { readMain, removeStaleRefLock } from './refs.ts';
@@ -14,6 +14,9 @@ import { ServedFolder } from './served-folder.ts';
 import { removeStaleTemps } from './durable-fs.ts';
 import { gitAvailable, stopStaleRepack } from './maintenance.ts';
 import { GitIndexRepo } from './git-index-repo.ts';
+import { loadContentRefs, removeStaleRefLocks } from './content-refs.ts';
+import { NO_SERVED_REFS } from './snapshot.ts';
+import { readFormat, writeFormat } from './format.ts';
 
 export type OpenIndexRepoOptions = {
   gitDir: string;
@@ -26,6 +29,14 @@ export type OpenIndexRepoOptions = {
   required: Record<string, Uint8Array>;
   /** Commits between two packings for clones (0: never pack by itself). Default 100. */
   packEvery?: number;
+  /** Content refs served as files in the served folder (and by `servedEntry`). None by default. */
+  servedRefs?: ServedRefs;
+  /**
+   * The version of the repository's layout its owner writes today: a new repository is marked
+   * with it; an existing one keeps its mark (0 when it has none) until the owner converts it and
+   * calls `setFormat`.
+   */
+  format?: number;
   store?: ObjectStoreOptions;
 };
 
@@ -33,6 +44,15 @@ export type OpenIndexRepoOptions = {
 export type LocalIndexRepo = IndexRepo & {
   /** Packs loose objects now (needs the `git` command) and waits for it. */
   maintain(): Promise<void>;
+  /** The layout version the repository is marked with (see `OpenIndexRepoOptions.format`). */
+  format(): number;
+  /** Marks the repository, durably, as being in layout `version`. */
+  setFormat(version: number): Promise<void>;
+  /**
+   * Rewrites the history of `main` without the files `keep` refuses, keeping every commit with its
+   * author, dates and message; what only the old history held is purged by the next `purge`.
+   */
+  replaceHistory(keep: (path: string) => boolean): Promise<{ commit: string | null; commits: number }>;
 };
 
 /** Creates the bare repository (isomorphic-git's init: HEAD on main, config, folders). */
@@ -48,9 +68,10 @@ async function initialise(gitDir: string): Promise<void> {
 /** Clears what a process killed mid-commit may have left: temporary files and the ref lock (orphan packs: the store). */
 async function removeLeftovers(gitDir: string): Promise<number> {
   await removeStaleRefLock(gitDir);
+  const locks = removeStaleRefLocks(gitDir);
   const objects = path.join(gitDir, 'objects');
   const dirs = (await fsp.readdir(objects)).filter((d) => /^[0-9a-f]{2}$/.test(d));
-  let removed = 0;
+  let removed = locks;
   for (const dir of [...dirs.map((d) => path.join(objects, d)), path.join(objects, 'pack'), path.join(objects, 'info'), path.join(gitDir, 'info')]) {
     removed += await removeStaleTemps(dir);
   }
@@ -86,9 +107,20 @@ export async function openIndexRepo(options: OpenIndexRepoOptions): Promise<Loca
     if (!hasGit) log.warn('index_packing_disabled', { repo: name, reason: 'the git command is not installed' });
     const commit = await readMain(gitDir);
     const head = commit ? { commit, tree: decodeCommit((await store.read(commit)).content).tree } : null;
+    if (head === null && options.format !== undefined) await writeFormat(gitDir, options.format);
+    let format = await readFormat(gitDir);
     const served = options.servedDir ? new ServedFolder(options.servedDir) : null;
     const packEvery = hasGit ? (options.packEvery ?? 100) : null;
-    const repo = new GitIndexRepo({ gitDir, name, store, served, clock: options.clock, log, head, packEvery, release }, EMPTY_TREE);
+    const refs = loadContentRefs(gitDir);
+    const servedRefs = options.servedRefs ?? NO_SERVED_REFS;
+    const parts = { gitDir, name, store, served, clock: options.clock, log, head, refs, servedRefs, packEvery, release };
+    const repo = Object.assign(new GitIndexRepo(parts, EMPTY_TREE), {
+      format: () => format,
+      async setFormat(version: number) {
+        await writeFormat(gitDir, version);
+        format = version;
+      },
+    });
     await repo.repairServed();
     await repo.update(async (current) => {
       const changes = await requiredChanges(current, options.required);

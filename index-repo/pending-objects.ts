@@ -16,15 +16,29 @@ export class PendingObjects implements ObjectReader {
     this.store = store;
   }
 
-  add(built: BuiltTree, commit: EncodedObject): void {
+  /** Adds the objects of a built tree, and the commit (or other objects) that name it. */
+  add(built: BuiltTree, ...more: EncodedObject[]): void {
     for (const [oid, tree] of built.trees) this.trees.set(oid, tree);
     for (const [oid, blob] of built.blobs) this.blobs.set(oid, blob);
-    this.objects.push(...built.objects, commit);
+    this.objects.push(...built.objects, ...more);
+  }
+
+  /** Adds a blob, readable at once. */
+  addBlob(blob: EncodedObject, content: Uint8Array): void {
+    this.blobs.set(blob.oid, Buffer.from(content.buffer, content.byteOffset, content.byteLength));
+    this.objects.push(blob);
   }
 
   readTree(oid: string): Promise<Tree> {
     const tree = this.trees.get(oid);
     return tree ? Promise.resolve(tree) : this.store.readTree(oid);
+  }
+
+  /** The content of a blob added to this batch. */
+  blob(oid: string): Buffer {
+    const blob = this.blobs.get(oid);
+    if (!blob) throw new Error(`blob ${oid} is not among the objects of this batch`);
+    return blob;
   }
 
   readBlob(oid: string): Promise<Buffer> {

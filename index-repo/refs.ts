@@ -31,7 +31,7 @@ export async function readMain(gitDir: string): Promise<string | null> {
  * a commit that was durable before the ref moved. (isomorphic-git's writeRef truncates the
  * file in place instead.)
  */
-export async function prepareMain(gitDir: string, oid: string): Promise<{ move(): Promise<void> }> {
+export async function prepareMain(gitDir: string, oid: string): Promise<{ move(): Promise<void>; discard(): Promise<void> }> {
   const ref = path.join(gitDir, BRANCH);
   const lock = `${ref}.lock`;
   const handle = await fs.open(lock, 'w', 0o644);
@@ -46,6 +46,7 @@ export async function prepareMain(gitDir: string, oid: string): Promise<{ move()
       await fs.rename(lock, ref);
       await syncDir(path.dirname(ref));
     },
+    discard: () => fs.rm(lock, { force: true }),
   };
 }
 

@@ -102,48 +102,46 @@ export class ServedFolder {
   }
 
   /**
-   * Makes the folder equal to the tree `rootTree`: rewrites every file whose content differs,
-   * removes what the tree does not hold. Returns how many paths it repaired.
+   * Makes the folder equal to the tree `rootTree` plus `extras` (path to blob id: the files served
+   * from content refs): rewrites every file whose content differs, removes what neither holds.
+   * Returns how many paths it repaired.
    */
-  async reconcile(store: ObjectStore, rootTree: string, commit: string): Promise<number> {
+  async reconcile(store: ObjectStore, rootTree: string, commit: string, extras: ReadonlyMap<string, string> = new Map()): Promise<number> {
     this.knownDirs.clear();
     await fs.mkdir(this.dir, { recursive: true });
-    let repaired = 0;
-    const walk = async (treeOid: string, relative: string): Promise<void> => {
-      const tree = await store.readTree(treeOid);
-      const dir = path.join(this.dir, relative);
-      let present: string[] = [];
-      try {
-        present = await fs.readdir(dir);
-      } catch {
-        await fs.mkdir(dir, { recursive: true });
-      }
-      for (const name of present) {
-        const entry = tree.get(name);
-        if (!entry) {
-          await fs.rm(path.join(dir, name), { recursive: true, force: true });
-          repaired++;
-        }
-      }
-      for (const [name, entry] of tree) {
-        const file = path.join(dir, name);
-        if (entry.mode === TREE_MODE) {
-          const stat = await fs.lstat(file).catch(() => null);
-          if (stat && !stat.isDirectory()) {
-            await fs.rm(file, { force: true });
-            repaired++;
-          }
-          await walk(entry.oid, path.join(relative, name));
-          continue;
-        }
-        const current = await fs.readFile(file).catch(() => null);
-        if (current !== null && blobId(current) === entry.oid) continue;
-        await fs.rm(file, { recursive: true, force: true });
-        await replaceFile(file, await store.readBlob(entry.oid), false);
-        repaired++;
+    const expected = new Map<string, string>();
+    const walkTree = async (treeOid: string, relative: string): Promise<void> => {
+      for (const [name, entry] of await store.readTree(treeOid)) {
+        const file = relative === '' ? name : `${relative}/${name}`;
+        if (entry.mode === TREE_MODE) await walkTree(entry.oid, file);
+        else expected.set(file, entry.oid);
       }
     };
-    await walk(rootTree, '');
+    await walkTree(rootTree, '');
+    for (const [file, oid] of extras) expected.set(file, oid);
+    const folders = new Set<string>();
+    for (const file of expected.keys()) for (let dir = path.posix.dirname(file); dir !== '.'; dir = path.posix.dirname(dir)) folders.add(dir);
+    let repaired = 0;
+    const present = await fs.readdir(this.dir, { recursive: true, withFileTypes: true });
+    // Deepest first, so that a folder is emptied before it is looked at.
+    for (const entry of present.sort((a, b) => b.parentPath.length - a.parentPath.length)) {
+      const full = path.join(entry.parentPath, entry.name);
+      const file = path.relative(this.dir, full).split(path.sep).join('/');
+      const wanted = entry.isDirectory() ? folders.has(file) : entry.isFile() && expected.has(file);
+      if (!wanted) {
+        await fs.rm(full, { recursive: true, force: true });
+        repaired++;
+      }
+    }
+    for (const [file, oid] of expected) {
+      const full = path.join(this.dir, file);
+      const current = await fs.readFile(full).catch(() => null);
+      if (current !== null && blobId(current) === oid) continue;
+      await fs.rm(full, { recursive: true, force: true });
+      await fs.mkdir(path.dirname(full), { recursive: true });
+      await replaceFile(full, await store.readBlob(oid), false);
+      repaired++;
+    }
     await this.settle();
     await replaceFile(this.marker, `${commit}\n`, false);
     return repaired;

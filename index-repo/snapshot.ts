@@ -1,9 +1,16 @@
 import { TREE_MODE } from './git-object.ts';
 import type { ObjectReader } from './object-store.ts';
-import type { EntryInfo, Snapshot } from './types.ts';
+import type { RefView } from './ref-view.ts';
+import type { EntryInfo, ServedRefs, Snapshot } from './types.ts';
 
-/** A read-only view of one commit, walking trees through the reader (the store's cache, or objects not yet stored). */
-export function createSnapshot(store: ObjectReader, commit: string, rootTree: string): Snapshot {
+/** Serves no ref as a file. */
+export const NO_SERVED_REFS: ServedRefs = { pathOf: () => null, refOf: () => null };
+
+/**
+ * A read-only view of one state: a commit of `main` (walking trees through the reader: the
+ * store's cache, or objects not yet stored) and the content refs beside it.
+ */
+export function createSnapshot(store: ObjectReader, commit: string, rootTree: string, refs: RefView, served: ServedRefs): Snapshot {
   const entry = async (path: string): Promise<EntryInfo | null> => {
     if (path === '' || path === '/') return { type: 'tree', oid: rootTree };
     let current: EntryInfo = { type: 'tree', oid: rootTree };
@@ -32,5 +39,16 @@ export function createSnapshot(store: ObjectReader, commit: string, rootTree: st
       if (found?.type !== 'tree') return null;
       return [...(await store.readTree(found.oid)).keys()];
     },
+    ref: (name) => refs.get(name),
+    refs: () => refs.all(),
+    async servedEntry(path: string): Promise<EntryInfo | null> {
+      const ref = served.refOf(path);
+      if (ref !== null) {
+        const oid = refs.get(ref);
+        return oid === null ? null : { type: 'blob', oid };
+      }
+      return entry(path);
+    },
+    readBlob: (oid) => store.readBlob(oid),
   };
 }

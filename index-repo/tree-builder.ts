@@ -2,8 +2,14 @@ import { encodeObject, encodeTree, EMPTY_TREE, FILE_MODE, TREE_MODE, type Encode
 import type { ObjectReader } from './object-store.ts';
 import type { FileChange } from './types.ts';
 
+/** A file change as the tree builder takes it: new content, a deletion, or an object the store holds already. */
+export type TreeChange = FileChange | { path: string; oid: string; mode?: string };
+
+/** What a file of a folder becomes: new content, an existing object, or nothing (deleted). */
+type FileValue = Uint8Array | { oid: string; mode: string } | null;
+
 /** The changes below one folder: files set or deleted here, and sub-folders. */
-type Node = { files: Map<string, Uint8Array | null>; dirs: Map<string, Node> };
+type Node = { files: Map<string, FileValue>; dirs: Map<string, Node> };
 
 const newNode = (): Node => ({ files: new Map(), dirs: new Map() });
 
@@ -16,7 +22,7 @@ export function checkPath(path: string): string[] {
   return parts;
 }
 
-function groupChanges(changes: FileChange[]): Node {
+function groupChanges(changes: TreeChange[]): Node {
   const root = newNode();
   for (const change of changes) {
     const parts = checkPath(change.path);
@@ -27,7 +33,7 @@ function groupChanges(changes: FileChange[]): Node {
       if (!next) node.dirs.set(part, (next = newNode()));
       node = next;
     }
-    node.files.set(name, 'delete' in change ? null : change.content);
+    node.files.set(name, 'delete' in change ? null : 'oid' in change ? { oid: change.oid, mode: change.mode ?? FILE_MODE } : change.content);
   }
   return root;
 }
@@ -42,11 +48,43 @@ export type BuiltTree = {
 };
 
 /**
+ * Builds a whole new tree of `files` (no existing tree to read: every object is new), such as
+ * the source tree of a version. Every object of it is returned, even one the store may hold
+ * already, so that the pack it goes into is whole on its own.
+ */
+export function buildTreeSync(files: Array<{ path: string; content: Uint8Array }>): BuiltTree {
+  const objects: EncodedObject[] = [];
+  const trees = new Map<string, Tree>();
+  const blobs = new Map<string, Buffer>();
+  const build = (node: Node): string => {
+    const tree: Tree = new Map();
+    for (const [name, content] of node.files) {
+      if (content === null) continue;
+      if ('oid' in content) {
+        tree.set(name, { mode: content.mode, oid: content.oid });
+        continue;
+      }
+      const blob = encodeObject('blob', content);
+      objects.push(blob);
+      blobs.set(blob.oid, Buffer.from(content.buffer, content.byteOffset, content.byteLength));
+      tree.set(name, { mode: FILE_MODE, oid: blob.oid });
+    }
+    for (const [name, child] of node.dirs) tree.set(name, { mode: TREE_MODE, oid: build(child) });
+    const encoded = encodeObject('tree', encodeTree(tree));
+    objects.push(encoded);
+    trees.set(encoded.oid, tree);
+    return encoded.oid;
+  };
+  const oid = build(groupChanges(files));
+  return { oid, objects, trees, blobs };
+}
+
+/**
  * Applies file changes to a tree, touching only the folders on the changed paths (the rest of
  * the tree is shared by id), and returns the new root's id with the objects to store. Folders
  * left empty disappear, as in Git.
  */
-export async function buildTree(store: ObjectReader, rootOid: string, changes: FileChange[]): Promise<BuiltTree> {
+export async function buildTree(store: ObjectReader, rootOid: string, changes: TreeChange[]): Promise<BuiltTree> {
   const objects: EncodedObject[] = [];
   const trees = new Map<string, Tree>();
   const blobs = new Map<string, Buffer>();
@@ -55,6 +93,10 @@ export async function buildTree(store: ObjectReader, rootOid: string, changes: F
     for (const [name, content] of node.files) {
       if (content === null) {
         if (tree.get(name)?.mode !== TREE_MODE) tree.delete(name);
+        continue;
+      }
+      if ('oid' in content) {
+        tree.set(name, { mode: content.mode, oid: content.oid });
         continue;
       }
       const blob = encodeObject('blob', content);

@@ -1,8 +1,24 @@
 /** A change to one file of the index: new content, or a deletion. Paths are relative, with `/`. */
 export type FileChange = { path: string; content: Uint8Array } | { path: string; delete: true };
 
-/** What a caller of `update` wants committed; `changes` empty or absent means no commit. */
-export type CommitPlan<T> = { message: string; changes: FileChange[]; result: T } | { result: T };
+/**
+ * A change to a content ref: a ref outside `main`'s history (under `refs/namespaces/`) that keeps
+ * content a revoke must be able to delete outright. It is set to a new root commit of `files`
+ * (no parent: nothing else keeps it reachable), or to a blob, or deleted.
+ */
+export type RefChange =
+  | { ref: string; commit: { files: Array<{ path: string; content: Uint8Array }>; message: string; time: Date } }
+  | { ref: string; blob: Uint8Array }
+  /** An object the repository holds already (when converting a repository, say). */
+  | { ref: string; object: string }
+  | { ref: string; delete: true };
+
+/**
+ * What a caller of `update` wants committed: `changes` to `main` (exactly one commit, none when
+ * the tree would not change) and `refs` changes to content refs (applied with that commit, or on
+ * their own when `main` does not change). Neither: nothing happens.
+ */
+export type CommitPlan<T> = { message: string; changes: FileChange[]; refs?: RefChange[]; result: T } | { result: T };
 
 export type EntryInfo = { type: 'blob' | 'tree'; oid: string };
 
@@ -15,7 +31,26 @@ export interface Snapshot {
   readJson<T>(path: string): Promise<T | null>;
   /** The names in a folder, sorted as Git sorts them; null when the folder does not exist. */
   list(path: string): Promise<string[] | null>;
+  /** The object a content ref names in this state, or null. */
+  ref(name: string): string | null;
+  /** Every content ref of this state, with the object it names. */
+  refs(): ReadonlyMap<string, string>;
+  /**
+   * A file as the served folder holds it: the tree of `main`, plus each content ref that the
+   * repository's `servedRefs` maps to a path (a blob served at that path).
+   */
+  servedEntry(path: string): Promise<EntryInfo | null>;
+  /** The content of a blob by its id. */
+  readBlob(oid: string): Promise<Buffer>;
 }
+
+/** Which content refs are also served as files, and where: a mapping both ways. */
+export type ServedRefs = {
+  /** The served path of a ref's blob, or null when the ref is not served. */
+  pathOf(ref: string): string | null;
+  /** The ref served at a path, or null. */
+  refOf(path: string): string | null;
+};
 
 export interface IndexRepo {
   /** The bare Git directory. */
@@ -24,7 +59,7 @@ export interface IndexRepo {
   readonly servedDir: string | null;
   /** The current commit of `main`. */
   head(): string;
-  /** A view of `main` as it is now. */
+  /** A view of `main` and the content refs as they are now: the same object until the next change, so that callers can tell a change by identity. */
   snapshot(): Snapshot;
   /**
    * The one way to change the repository. `plan` runs in the serialised queue with a view of
@@ -33,6 +68,12 @@ export interface IndexRepo {
    * that throws commits nothing and the error is passed on.
    */
   update<T>(plan: (current: Snapshot) => Promise<CommitPlan<T>> | CommitPlan<T>): Promise<{ commit: string | null; result: T }>;
+  /**
+   * Removes from disk every object no ref reaches any more (after content refs were deleted), so
+   * that no pack or loose object still holds them. Resolves once done; calls made while one runs
+   * are served by the next run.
+   */
+  purge(): Promise<void>;
   /** Waits for queued updates, then releases the repository. */
   close(): Promise<void>;
 }
