@@ -7,7 +7,9 @@ import type { Config } from './config.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { createLogger, type Logger } from './log.ts';
 import { createApp, type AppDeps } from './app.ts';
-import { openIndexRepo } from '../index-repo/open-index-repo.ts';
+import { openIndexRepo, type LocalIndexRepo, type OpenIndexRepoOptions } from '../index-repo/open-index-repo.ts';
+import { servedBundles } from './packages/version-index.ts';
+import { CONTENT_REFS_FORMAT } from './packages/content-layout.ts';
 import { openAccounts, type AccountsOptions } from './accounts/accounts.ts';
 import { createMailer } from './mailer.ts';
 import { createPermissions } from './permissions.ts';
@@ -47,6 +49,26 @@ export function dataPaths(dataDir: string) {
   };
 }
 
+/**
+ * Opens one of a data folder's two index repositories as the registry lays them out: `main`
+ * with the metadata, content refs per package, bundles served from their refs (public only).
+ */
+export function openPackageRepo(
+  paths: ReturnType<typeof dataPaths>,
+  which: 'public' | 'private',
+  options: Pick<OpenIndexRepoOptions, 'clock' | 'log' | 'required' | 'packEvery'>,
+): Promise<LocalIndexRepo> {
+  const isPublic = which === 'public';
+  return openIndexRepo({
+    ...options,
+    gitDir: isPublic ? paths.publicGit : paths.privateGit,
+    servedDir: isPublic ? paths.publicServed : null,
+    name: which,
+    servedRefs: servedBundles,
+    format: CONTENT_REFS_FORMAT,
+  });
+}
+
 /** The composition root: opens every piece of state under `config.dataDir` and builds the app. */
 export async function openRegistry(config: Config, overrides: RegistryOverrides = {}): Promise<Registry> {
   const clock = overrides.clock ?? systemClock;
@@ -54,17 +76,10 @@ export async function openRegistry(config: Config, overrides: RegistryOverrides 
   const paths = dataPaths(config.dataDir);
   fs.mkdirSync(config.dataDir, { recursive: true });
 
-  const index = await openIndexRepo({
-    gitDir: paths.publicGit,
-    servedDir: paths.publicServed,
-    clock,
-    log,
-    name: 'public',
-    required: { 'config.json': indexConfigFile(config) },
-  });
+  const index = await openPackageRepo(paths, 'public', { clock, log, required: { 'config.json': indexConfigFile(config) } });
   const closers: Array<() => Promise<void> | void> = [() => index.close()];
   try {
-    const privateIndex = await openIndexRepo({ gitDir: paths.privateGit, servedDir: null, clock, log, name: 'private', required: {} });
+    const privateIndex = await openPackageRepo(paths, 'private', { clock, log, required: {} });
     closers.unshift(() => privateIndex.close());
     const accounts = openAccounts({ file: paths.accounts, clock, log, ...overrides.accounts });
     closers.push(() => accounts.close());

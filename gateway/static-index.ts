@@ -1,7 +1,7 @@
 import type http from 'node:http';
 import type Koa from 'koa';
 import type { AppDeps } from './app.ts';
-import type { IndexRepo } from '../index-repo/types.ts';
+import type { IndexRepo, Snapshot } from '../index-repo/types.ts';
 import type { Logger } from './log.ts';
 import { Lru } from '../index-repo/lru.ts';
 import { fail } from './errors.ts';
@@ -15,8 +15,8 @@ const READY_BYTES = 32 * 1024 * 1024;
 
 /** A file of the index ready to send: its body in memory, its headers built once. */
 type ReadyFile = {
-  /** The commit of `main` this file was last found in; the file is current while `main` is there. */
-  commit: string;
+  /** The state of the index (a commit of `main` and the content refs beside it) this file was last found in; current while the index is in it. */
+  state: Snapshot;
   etag: string;
   body: Buffer;
   /** The headers of a 200 (and of a HEAD). */
@@ -34,7 +34,8 @@ export type IndexFiles = {
 };
 
 /**
- * Reads files from the tree of `main` (the blob cache keeps hot ones in memory) and keeps each
+ * Reads files as the served folder holds them: the tree of `main`, and bundles from their refs
+ * (the blob cache keeps hot ones in memory), and keeps each
  * one's answer ready, keyed by path and checked against the blob id: after a commit, a file
  * whose blob is unchanged keeps its ready answer once the tree says so.
  */
@@ -43,29 +44,29 @@ export function createIndexFiles(index: IndexRepo, readyBytes: number = READY_BY
   return {
     cached(relative) {
       const file = ready.get(relative);
-      return file !== undefined && file.commit === index.head() ? file : null;
+      return file !== undefined && file.state === index.snapshot() ? file : null;
     },
     async find(relative) {
       const snapshot = index.snapshot();
-      const entry = await snapshot.entry(relative);
+      const entry = await snapshot.servedEntry(relative);
       if (entry?.type !== 'blob') return null;
       const etag = `"${entry.oid}"`;
       const known = ready.get(relative);
       if (known?.etag === etag) {
-        known.commit = snapshot.commit;
+        known.state = snapshot;
         return known;
       }
-      const file = readyFile(relative, snapshot.commit, etag, (await snapshot.readFile(relative)) as Buffer);
+      const file = readyFile(relative, snapshot, etag, await snapshot.readBlob(entry.oid));
       ready.set(relative, file);
       return file;
     },
   };
 }
 
-function readyFile(relative: string, commit: string, etag: string, body: Buffer): ReadyFile {
+function readyFile(relative: string, state: Snapshot, etag: string, body: Buffer): ReadyFile {
   const revalidated = { ETag: etag, 'Cache-Control': cacheControl(relative) };
   const headers = { ...revalidated, 'Content-Type': contentType(relative), 'Content-Length': String(body.length) };
-  return { commit, etag, body, headers, revalidated };
+  return { state, etag, body, headers, revalidated };
 }
 
 /** The one answer to a GET or HEAD of an index file: 304 on a matching ETag, else 200. */

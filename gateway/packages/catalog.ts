@@ -34,6 +34,11 @@ export class Catalog {
     this.generation++;
   }
 
+  /** Every package, public and private. */
+  all(): PackageRecord[] {
+    return [...this.records.values()];
+  }
+
   /** Public packages, sorted by name. */
   publicRecords(): PackageRecord[] {
     return [...this.records.values()].filter((record) => !record.private).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));

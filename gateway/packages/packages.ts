@@ -1,8 +1,9 @@
 import type { Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
-import type { IndexRepo } from '../../index-repo/types.ts';
+import type { LocalIndexRepo } from '../../index-repo/open-index-repo.ts';
 import type { Notifier } from '../notifications/notifier.ts';
 import { Catalog, loadCatalog } from './catalog.ts';
+import { settleContent } from './content-layout.ts';
 import { createKeyedLock, type KeyedLock } from './keyed-lock.ts';
 import { createListing } from './listing.ts';
 import { latestVersion, previousVersion } from './queries.ts';
@@ -13,7 +14,7 @@ import { findVersion, type VersionEntry } from './version-index.ts';
 export type { PublishInput, Published } from './publish.ts';
 export type { RevokeInput } from './revoke.ts';
 
-export type PackagesDeps = { index: IndexRepo; privateIndex: IndexRepo; notifier: Notifier; clock: Clock; log: Logger };
+export type PackagesDeps = { index: LocalIndexRepo; privateIndex: LocalIndexRepo; notifier: Notifier; clock: Clock; log: Logger };
 
 /** What publish and revoke share: the repositories, the in-memory catalog, the per-package lock. */
 export type PackagesContext = PackagesDeps & { catalog: Catalog; lock: KeyedLock };
@@ -34,6 +35,8 @@ export interface Packages {
 
 export async function createPackages(deps: PackagesDeps): Promise<Packages> {
   const catalog = await loadCatalog(deps.index, deps.privateIndex);
+  await settleContent({ repo: deps.index, catalog, isPrivate: false, log: deps.log });
+  await settleContent({ repo: deps.privateIndex, catalog, isPrivate: true, log: deps.log });
   const ctx: PackagesContext = { ...deps, catalog, lock: createKeyedLock() };
   await deps.notifier.recover(async (event) => {
     const record = catalog.get(event.package);

@@ -1,4 +1,4 @@
-import type { Snapshot, FileChange } from '../../index-repo/types.ts';
+import type { Snapshot, FileChange, RefChange } from '../../index-repo/types.ts';
 import { ApiError, fail } from '../errors.ts';
 import type { Bundle } from './bundle.ts';
 import type { Outline } from './outline.ts';
@@ -7,6 +7,7 @@ import { indexAt, indexOidAt, summaryVersion } from './catalog.ts';
 import { checkDependencies } from './dependencies.ts';
 import { prepareNotification, settleUnknown } from './notify.ts';
 import { encodeIndex, findVersion, packagePaths, withVersion, type VersionEntry, type VersionIndex } from './version-index.ts';
+import { sourceTree } from './source-tree.ts';
 
 export type PublishInput = {
   outline: Outline;
@@ -33,14 +34,31 @@ function entryFor(outline: Outline, bundle: Bundle, published: string): VersionE
   };
 }
 
-/** The files of one publish, in the order readers should see them: bundle, gren.json, index.json last. */
-function publishChanges(outline: Outline, bundle: Bundle, next: VersionIndex): FileChange[] {
+/** A version's `gren.json` as stored: the outline as published, indented by four spaces. */
+function outlineFile(outline: Outline): Buffer {
+  return Buffer.from(JSON.stringify(outline.raw, null, 4) + '\n');
+}
+
+/**
+ * The changes of one publish. On `main`, the metadata: gren.json, then index.json (the order
+ * readers of the served folder see them in). On the package's content refs, the content: the
+ * version's source tree, as the tag `git clone --branch <version>` checks out, and its bundle,
+ * served at `<version>/bundle.pkg.gz` (written before the metadata that lists it).
+ */
+function publishChanges(outline: Outline, bundle: Bundle, next: VersionIndex, entry: VersionEntry): { changes: FileChange[]; refs: RefChange[] } {
   const paths = packagePaths(outline.name);
-  return [
-    { path: paths.bundle(outline.version), content: bundle.bytes },
-    { path: paths.outline(outline.version), content: Buffer.from(JSON.stringify(outline.raw, null, 4) + '\n') },
-    { path: paths.index, content: encodeIndex(next) },
-  ];
+  const gren = outlineFile(outline);
+  const tree = { files: sourceTree(gren, bundle.sources), message: `${outline.name} ${outline.version}\n`, time: new Date(entry.published) };
+  return {
+    changes: [
+      { path: paths.outline(outline.version), content: gren },
+      { path: paths.index, content: encodeIndex(next) },
+    ],
+    refs: [
+      { ref: paths.bundleRef(outline.version), blob: bundle.bytes },
+      { ref: paths.tagRef(outline.version), commit: tree },
+    ],
+  };
 }
 
 /** Which repository the package lives in; refuses a version whose `private` differs from the package's. */
@@ -62,7 +80,8 @@ function visibility(ctx: PackagesContext, outline: Outline): boolean {
 /**
  * Publishes one version: under the package's lock, decides the repository, then in that
  * repository's serialised commit path re-checks the version against `main` and the
- * dependencies, and commits bundle, gren.json and index.json as one commit.
+ * dependencies, and commits gren.json and index.json as one commit, with the content refs of
+ * the version (source tree and bundle) written before it.
  */
 export async function publishVersion(ctx: PackagesContext, input: PublishInput): Promise<Published> {
   const { outline, bundle } = input;
@@ -79,8 +98,9 @@ export async function publishVersion(ctx: PackagesContext, input: PublishInput):
           throw fail('version_exists', `${outline.name} ${outline.version} is registered already${existing.revoked ? ' (revoked)' : ''}; publish a new version number.`);
         }
         checkDependencies(outline, { catalog: ctx.catalog, isPrivate, mayReadPrivate: input.mayReadPrivate });
-        const next = withVersion(index, outline.name, entryFor(outline, bundle, ctx.clock.now().toISOString()));
-        return { message: `Publish ${outline.name} ${outline.version}`, changes: publishChanges(outline, bundle, next), result: next };
+        const entry = entryFor(outline, bundle, ctx.clock.now().toISOString());
+        const next = withVersion(index, outline.name, entry);
+        return { message: `Publish ${outline.name} ${outline.version}`, ...publishChanges(outline, bundle, next, entry), result: next };
       });
     } catch (err) {
       if (err instanceof ApiError) notification?.abandoned();

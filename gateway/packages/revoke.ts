@@ -1,4 +1,5 @@
-import type { Snapshot } from '../../index-repo/types.ts';
+import type { IndexRepo, Snapshot } from '../../index-repo/types.ts';
+import { describeError } from '../log.ts';
 import { ApiError, fail } from '../errors.ts';
 import type { PackagesContext } from './packages.ts';
 import { indexAt, indexOidAt, readSummary, summaryVersion } from './catalog.ts';
@@ -9,7 +10,11 @@ export type RevokeInput = { name: string; version: string; reason: string | null
 
 type Revoked = { index: VersionIndex; entry: VersionEntry };
 
-/** The plan of a revoke: delete the bundle, record `revoked` in index.json; nothing when revoked already. */
+/**
+ * The plan of a revoke: record `revoked` in index.json (one commit of `main`, which keeps who
+ * revoked what and why) and delete the version's content refs, its source tree and bundle;
+ * nothing when revoked already.
+ */
 function revokePlan(ctx: PackagesContext, input: RevokeInput) {
   return async (current: Snapshot) => {
     const paths = packagePaths(input.name);
@@ -20,9 +25,10 @@ function revokePlan(ctx: PackagesContext, input: RevokeInput) {
     const next = withRevoked(index, input.version, { at: ctx.clock.now().toISOString(), reason: input.reason });
     return {
       message: `Revoke ${input.name} ${input.version}`,
-      changes: [
-        { path: paths.bundle(input.version), delete: true as const },
-        { path: paths.index, content: encodeIndex(next) },
+      changes: [{ path: paths.index, content: encodeIndex(next) }],
+      refs: [
+        { ref: paths.tagRef(input.version), delete: true as const },
+        { ref: paths.bundleRef(input.version), delete: true as const },
       ],
       result: { index: next, entry: findVersion(next, input.version) as VersionEntry },
     };
@@ -30,31 +36,42 @@ function revokePlan(ctx: PackagesContext, input: RevokeInput) {
 }
 
 /**
- * Revokes one version: one commit that deletes its bundle and records the revocation in
- * index.json. The number stays taken and the metadata stays; revoking again changes nothing.
+ * Revokes one version: one commit that records the revocation in index.json, with the version's
+ * content refs deleted; then the repository is purged, so that the content is in no file the
+ * registry keeps or serves. The number stays taken and the metadata stays; revoking again changes
+ * nothing but purges again, should an earlier purge have failed.
  */
 export async function revokeVersion(ctx: PackagesContext, input: RevokeInput): Promise<VersionEntry> {
-  return ctx.lock(input.name.toLowerCase(), async () => {
-    const record = ctx.catalog.get(input.name);
-    if (!record || record.name !== input.name) throw fail('not_found', `There is no package ${input.name}.`);
-    const repo = record.private ? ctx.privateIndex : ctx.index;
-    const notification = record.private ? null : prepareNotification(ctx.notifier, ctx.log, { event: 'revoke', package: input.name, version: input.version });
-    let done: { commit: string | null; result: Revoked };
-    try {
-      done = await repo.update(revokePlan(ctx, input));
-    } catch (err) {
-      if (err instanceof ApiError) notification?.abandoned();
-      else await settleUnknown(ctx, repo, input.name, record.private);
-      throw err;
-    }
-    if (done.commit === null) {
-      notification?.abandoned();
-      return done.result.entry;
-    }
-    notification?.committed(done.commit);
-    const summary = summaryVersion(done.result.index) === summaryVersion(record.index) ? record.summary : await readSummary(repo.snapshot(), done.result.index).catch(() => record.summary);
-    ctx.catalog.set({ ...record, index: done.result.index, summary, indexOid: await indexOidAt(repo.snapshot(), input.name) });
-    ctx.log.info('package_revoked', { package: input.name, version: input.version, private: record.private, commit: done.commit });
-    return done.result.entry;
-  });
+  const { entry, repo } = await ctx.lock(input.name.toLowerCase(), () => commitRevoke(ctx, input));
+  try {
+    await repo.purge();
+  } catch (err) {
+    ctx.log.error('revoke_purge_failed', { package: input.name, version: input.version, ...describeError(err) });
+    throw fail('unavailable', `${input.name} ${input.version} is revoked, but its content could not be removed from disk yet; revoke it again to finish.`);
+  }
+  return entry;
+}
+
+async function commitRevoke(ctx: PackagesContext, input: RevokeInput): Promise<{ entry: VersionEntry; repo: IndexRepo }> {
+  const record = ctx.catalog.get(input.name);
+  if (!record || record.name !== input.name) throw fail('not_found', `There is no package ${input.name}.`);
+  const repo = record.private ? ctx.privateIndex : ctx.index;
+  const notification = record.private ? null : prepareNotification(ctx.notifier, ctx.log, { event: 'revoke', package: input.name, version: input.version });
+  let done: { commit: string | null; result: Revoked };
+  try {
+    done = await repo.update(revokePlan(ctx, input));
+  } catch (err) {
+    if (err instanceof ApiError) notification?.abandoned();
+    else await settleUnknown(ctx, repo, input.name, record.private);
+    throw err;
+  }
+  if (done.commit === null) {
+    notification?.abandoned();
+    return { entry: done.result.entry, repo };
+  }
+  notification?.committed(done.commit);
+  const summary = summaryVersion(done.result.index) === summaryVersion(record.index) ? record.summary : await readSummary(repo.snapshot(), done.result.index).catch(() => record.summary);
+  ctx.catalog.set({ ...record, index: done.result.index, summary, indexOid: await indexOidAt(repo.snapshot(), input.name) });
+  ctx.log.info('package_revoked', { package: input.name, version: input.version, private: record.private, commit: done.commit });
+  return { entry: done.result.entry, repo };
 }

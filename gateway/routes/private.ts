@@ -31,7 +31,7 @@ async function serve(deps: AppDeps, ctx: Koa.Context, pick: (paths: Paths, versi
   const allowed = isAuthor(author) && isName(name) && isVersion(version) && deps.permissions.roleIn(principalOf(ctx), author) !== null;
   const file = allowed ? pick(packagePaths(`${author}/${name}`), version) : null;
   const snapshot = deps.privateIndex.snapshot();
-  const entry = file === null ? null : await snapshot.entry(file);
+  const entry = file === null ? null : await snapshot.servedEntry(file);
   if (file === null || entry?.type !== 'blob') throw fail('not_found', 'There is no such file.');
   const isBundle = file.endsWith('.pkg.gz');
   ctx.set('ETag', `"${entry.oid}"`);
@@ -42,5 +42,5 @@ async function serve(deps: AppDeps, ctx: Koa.Context, pick: (paths: Paths, versi
     ctx.status = 304;
     return;
   }
-  ctx.body = await snapshot.readFile(file);
+  ctx.body = await snapshot.readBlob(entry.oid);
 }
