@@ -2,6 +2,7 @@
 // Checks a registry data folder: both index repositories, every index.json entry, the served files, privacy.
 import fs from 'node:fs';
 import { dataPaths } from '../gateway/registry.ts';
+import { servedBundles } from '../gateway/packages/version-index.ts';
 import { checkRepository } from './admin/check-repository.ts';
 import { checkServed } from './admin/check-served.ts';
 import { checkPrivacy } from './admin/check-private.ts';
@@ -12,11 +13,14 @@ const help = `Usage: node scripts/verify.ts [--data DIR] [--json]
 
 Checks a registry data folder (default: $REGISTRY_DATA, or ./data); safe while the registry runs:
   - git fsck --full of the public (index.git) and private (private.git) repositories;
-  - every index.json entry of main against its files: gren.json present, bundle present with
-    the recorded size and SHA-256, no bundle for a revoked version, no file left unlisted;
-  - the served folder index/ against the tree of main of index.git, file by file;
+  - every index.json entry of main against its files: gren.json on main; for an unrevoked
+    version, its bundle ref with the recorded size and SHA-256 and its tag holding the bundle's
+    gren.json and sources; for a revoked one, no ref, and its bundle in no object of the
+    repository, reachable or not; no file or content ref left unlisted; no bundle anywhere in
+    the history of main;
+  - the served folder index/ against the tree of main of index.git and its bundles, file by file;
   - no private package (any package of private.git) anywhere in the public repository's
-    history, and no "private": true outline on its main.
+    history or content refs, and no "private": true outline on its main.
 
 Prints one line per finding; exits 0 when there is none, 1 when there are, 2 on a usage error.
 `;
@@ -27,8 +31,13 @@ async function findings(dataDir: string): Promise<{ lines: string[]; head: strin
   const publicRepo = await checkRepository('public', paths.publicGit);
   const privateRepo = await checkRepository('private', paths.privateGit);
   const lines = [...publicRepo.findings, ...privateRepo.findings];
-  if (publicRepo.head !== null) lines.push(...(await checkServed(paths.publicServed, publicRepo.tree)));
-  if (fs.existsSync(paths.publicGit)) lines.push(...(await checkPrivacy(paths.publicGit, privateRepo.packages, publicRepo.privateOutlines)));
+  const bundles = new Map<string, string>();
+  for (const [ref, { oid }] of publicRepo.refs) {
+    const file = servedBundles.pathOf(ref);
+    if (file !== null) bundles.set(file, oid);
+  }
+  if (publicRepo.head !== null) lines.push(...(await checkServed(paths.publicServed, publicRepo.tree, bundles)));
+  if (fs.existsSync(paths.publicGit)) lines.push(...(await checkPrivacy(paths.publicGit, privateRepo.packages, publicRepo.privateOutlines, [...publicRepo.refs.keys()])));
   return { lines, head: publicRepo.head };
 }
 

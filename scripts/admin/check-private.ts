@@ -1,14 +1,20 @@
 import { git } from './git-cli.ts';
+import { parseContentRef } from '../../gateway/packages/version-index.ts';
 
 /**
- * Checks that no private package ever reached the public repository: no path of any commit
- * reachable from any ref of the public repository lies under a package that the private
- * repository holds (names compared case-insensitively, as the registry does), and no
+ * Checks that no private package ever reached the public repository: no content ref of the
+ * public repository is in a private package's namespace, no path of any commit reachable from
+ * any ref of the public repository lies under a package that the private repository holds (names compared case-insensitively, as the registry does), and no
  * gren.json on public `main` says `"private": true`.
  */
-export async function checkPrivacy(publicGitDir: string, privatePackages: string[], publicPrivateOutlines: string[]): Promise<string[]> {
+export async function checkPrivacy(publicGitDir: string, privatePackages: string[], publicPrivateOutlines: string[], publicRefs: string[]): Promise<string[]> {
   const findings = publicPrivateOutlines.map((p) => `public: ${p} says "private": true`);
   if (privatePackages.length === 0) return findings;
+  const namespaces = new Set(privatePackages.map((p) => p.toLowerCase()));
+  for (const ref of publicRefs) {
+    const parsed = parseContentRef(ref);
+    if (parsed && namespaces.has(parsed.fullName.toLowerCase())) findings.push(`public: the content ref ${ref} belongs to the private package ${parsed.fullName}`);
+  }
   const result = await git(publicGitDir, ['log', '--all', '-m', '--format=', '--name-only', '--no-renames', '-z']);
   if (result.code !== 0) return [...findings, `public: git log failed: ${result.stderr.trim()}`];
   const wanted = new Set(privatePackages.map((p) => p.toLowerCase()));

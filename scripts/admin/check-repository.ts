@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import crypto from 'node:crypto';
-import { git, listTree, readBlobs, resolveCommit, type TreeEntry } from './git-cli.ts';
+import { git, listRefs, listTree, readBlobs, resolveCommit, type RefEntry, type TreeEntry } from './git-cli.ts';
+import { packagePaths } from '../../gateway/packages/version-index.ts';
+import { checkContent, type LiveVersion } from './check-content.ts';
 
 type Entry = { version?: unknown; sha256?: unknown; size?: unknown; revoked?: unknown };
 
@@ -15,6 +16,8 @@ export type RepositoryReport = {
   packages: string[];
   /** Paths of the gren.json files on `main` that say `"private": true`. */
   privateOutlines: string[];
+  /** The content refs, by name. */
+  refs: Map<string, RefEntry>;
 };
 
 const indexPath = /^packages\/([^/]+)\/([^/]+)\/index\.json$/;
@@ -42,71 +45,64 @@ async function readAll(label: string, gitDir: string, entries: TreeEntry[], find
   return contents;
 }
 
-/** Checks one index.json against the files beside it; returns the bundles to hash, by blob id. */
-function checkIndex(label: string, file: string, text: Buffer | null, tree: Map<string, TreeEntry>, findings: string[]) {
-  const [, author, name] = indexPath.exec(file) ?? [];
-  const folder = `packages/${author}/${name}`;
-  const toHash: Array<{ entry: TreeEntry; sha256: unknown; size: unknown; where: string }> = [];
+/**
+ * Checks one index.json against the files beside it on `main` (each version's gren.json) and
+ * the package's content refs (each unrevoked version's bundle and tag; none for a revoked one).
+ * Returns the versions whose content to check, and the revoked ones.
+ */
+function checkIndex(label: string, file: string, text: Buffer | null, report: RepositoryReport) {
+  const [, author = '', name = ''] = indexPath.exec(file) ?? [];
+  const fullName = `${author}/${name}`;
+  const paths = packagePaths(fullName);
+  const live: LiveVersion[] = [];
+  const revoked: Array<{ where: string; sha256: unknown; size: unknown }> = [];
   const listed = new Set<string>([file]);
   let index: { name?: unknown; versions?: unknown };
   try {
     index = JSON.parse(text?.toString('utf8') ?? '') as typeof index;
   } catch {
-    findings.push(`${label}: ${file} is not valid JSON`);
-    return { toHash, listed };
+    report.findings.push(`${label}: ${file} is not valid JSON`);
+    return { live, revoked, listed };
   }
-  if (index.name !== `${author}/${name}`) findings.push(`${label}: ${file} names the package ${JSON.stringify(index.name)}`);
+  if (index.name !== fullName) report.findings.push(`${label}: ${file} names the package ${JSON.stringify(index.name)}`);
   const versions = Array.isArray(index.versions) ? (index.versions as Entry[]) : [];
-  if (!Array.isArray(index.versions)) findings.push(`${label}: ${file} has no versions list`);
+  if (!Array.isArray(index.versions)) report.findings.push(`${label}: ${file} has no versions list`);
   for (const entry of versions) {
-    const where = `${folder} ${String(entry.version)}`;
-    const outline = `${folder}/${String(entry.version)}/gren.json`;
-    const bundle = `${folder}/${String(entry.version)}/bundle.pkg.gz`;
-    listed.add(outline).add(bundle);
-    if (!tree.has(outline)) findings.push(`${label}: ${where}: gren.json is missing`);
-    const bundleEntry = tree.get(bundle);
+    const version = String(entry.version);
+    const where = `packages/${fullName} ${version}`;
+    const outline = paths.outline(version);
+    listed.add(outline).add(paths.tagRef(version)).add(paths.bundleRef(version));
+    if (!report.tree.has(outline)) report.findings.push(`${label}: ${where}: gren.json is missing`);
+    const bundle = report.refs.get(paths.bundleRef(version));
+    const tag = report.refs.get(paths.tagRef(version));
     if (entry.revoked) {
-      if (bundleEntry) findings.push(`${label}: ${where} is revoked but its bundle is still in the index`);
-    } else if (!bundleEntry) {
-      findings.push(`${label}: ${where}: bundle.pkg.gz is missing`);
-    } else {
-      toHash.push({ entry: bundleEntry, sha256: entry.sha256, size: entry.size, where });
+      if (bundle || tag) report.findings.push(`${label}: ${where} is revoked but its ${bundle ? 'bundle' : 'tag'} ref is still there`);
+      revoked.push({ where, sha256: entry.sha256, size: entry.size });
+      continue;
     }
+    if (!bundle) report.findings.push(`${label}: ${where}: the bundle ref ${paths.bundleRef(version)} is missing`);
+    if (!tag) report.findings.push(`${label}: ${where}: the tag ${paths.tagRef(version)} is missing`);
+    const outlineOid = report.tree.get(outline)?.oid ?? null;
+    if (bundle) live.push({ where, bundle: bundle.oid, tag: tag?.oid ?? null, outline: outlineOid, sha256: entry.sha256, size: entry.size });
   }
-  return { toHash, listed };
+  return { live, revoked, listed };
 }
 
-/** Bundle and gren.json files that no index.json lists. */
-function unlisted(label: string, tree: Map<string, TreeEntry>, listed: Set<string>): string[] {
-  return [...tree.keys()].filter((p) => p.startsWith('packages/') && !listed.has(p)).map((p) => `${label}: ${p} is not listed in its package's index.json`);
-}
-
-type Wanted = ReturnType<typeof checkIndex>['toHash'][number];
-
-/** Hashes every listed bundle once, streaming them from git, and compares size and SHA-256. */
-async function checkBundles(label: string, gitDir: string, wanted: Wanted[]): Promise<string[]> {
-  const findings: string[] = [];
-  const byOid = new Map<string, Wanted[]>();
-  for (const w of wanted) byOid.set(w.entry.oid, [...(byOid.get(w.entry.oid) ?? []), w]);
-  const hashed = readBlobs(gitDir, [...byOid.keys()], (oid, content) => {
-    const sha256 = content && crypto.createHash('sha256').update(content).digest('hex');
-    for (const w of byOid.get(oid) ?? []) {
-      if (content === null) findings.push(`${label}: ${w.where}: the bundle's object ${oid} is missing`);
-      else if (content.length !== w.size) findings.push(`${label}: ${w.where}: the bundle has ${content.length} bytes, index.json says ${String(w.size)}`);
-      else if (sha256 !== w.sha256) findings.push(`${label}: ${w.where}: the bundle's SHA-256 differs from index.json`);
-    }
-  });
-  await hashed.catch((err: Error) => findings.push(`${label}: ${err.message}`));
-  return findings;
+/** Files of `main` and content refs that no index.json lists (a bundle on `main` is the layout before content refs). */
+function unlisted(label: string, report: RepositoryReport, listed: Set<string>): string[] {
+  const files = [...report.tree.keys()].filter((p) => p.startsWith('packages/') && !listed.has(p));
+  const refs = [...report.refs.keys()].filter((ref) => !listed.has(ref));
+  return [...files, ...refs].map((p) => `${label}: ${p} is not listed in its package's index.json`);
 }
 
 /**
  * Checks an index repository: git's own integrity check, then every index.json entry of
- * `main` against its files: gren.json present, bundle present with the recorded size and
- * SHA-256 unless revoked, revoked versions without a bundle, no file that no entry lists.
+ * `main` against its gren.json and content refs (see `checkIndex`), every file and content ref
+ * listed by an entry, each bundle's size and SHA-256, each tag's tree against its bundle, and
+ * no revoked bundle left in any object of the repository.
  */
 export async function checkRepository(label: string, gitDir: string): Promise<RepositoryReport> {
-  const report: RepositoryReport = { findings: [], head: null, tree: new Map(), packages: [], privateOutlines: [] };
+  const report: RepositoryReport = { findings: [], head: null, tree: new Map(), packages: [], privateOutlines: [], refs: new Map() };
   if (!fs.existsSync(path.join(gitDir, 'HEAD'))) {
     report.findings.push(`${label}: ${gitDir} is not a Git repository`);
     return report;
@@ -118,22 +114,25 @@ export async function checkRepository(label: string, gitDir: string): Promise<Re
     return report;
   }
   report.tree = await listTree(gitDir, report.head);
+  report.refs = await listRefs(gitDir, 'refs/namespaces/');
   const files = [...report.tree.values()];
   const indexes = files.filter((e) => indexPath.test(e.path));
   const outlines = files.filter((e) => e.path.endsWith('/gren.json'));
   const small = await readAll(label, gitDir, [...indexes, ...outlines], report.findings);
   const listed = new Set<string>();
-  const toHash: Wanted[] = [];
+  const live: LiveVersion[] = [];
+  const revoked: Array<{ where: string; sha256: unknown; size: unknown }> = [];
   for (const entry of indexes) {
-    const checked = checkIndex(label, entry.path, small.get(entry.oid) ?? null, report.tree, report.findings);
+    const checked = checkIndex(label, entry.path, small.get(entry.oid) ?? null, report);
     checked.listed.forEach((p) => listed.add(p));
-    toHash.push(...checked.toHash);
+    live.push(...checked.live);
+    revoked.push(...checked.revoked);
     report.packages.push(entry.path.split('/').slice(1, 3).join('/'));
   }
-  report.findings.push(...unlisted(label, report.tree, listed));
+  report.findings.push(...unlisted(label, report, listed));
   for (const outline of outlines) {
     if (/"private"\s*:\s*true/.test(small.get(outline.oid)?.toString('utf8') ?? '')) report.privateOutlines.push(outline.path);
   }
-  report.findings.push(...(await checkBundles(label, gitDir, toHash)));
+  report.findings.push(...(await checkContent(label, gitDir, report.head, live, revoked)));
   return report;
 }

@@ -21,10 +21,13 @@ async function servedFiles(dir: string, relative = ''): Promise<string[]> {
 }
 
 /**
- * Compares the served folder with the tree of `main`, file by file, by Git blob id: every
- * file of the tree is served with the same bytes, and nothing else is served.
+ * Compares the served folder with the tree of `main` and the bundles of the content refs (by
+ * served path), file by file, by Git blob id: every one of them is served with the same bytes,
+ * and nothing else is served.
  */
-export async function checkServed(servedDir: string, tree: Map<string, TreeEntry>): Promise<string[]> {
+export async function checkServed(servedDir: string, mainTree: Map<string, TreeEntry>, bundles: Map<string, string>): Promise<string[]> {
+  const tree = new Map<string, { oid: string }>(mainTree);
+  for (const [file, oid] of bundles) tree.set(file, { oid });
   let files: string[];
   try {
     files = await servedFiles(servedDir);
@@ -37,14 +40,14 @@ export async function checkServed(servedDir: string, tree: Map<string, TreeEntry
   for (const file of files.sort()) {
     const wanted = tree.get(file);
     if (!wanted) {
-      findings.push(`served: index/${file} is served but is not on main`);
+      findings.push(`served: index/${file} is served but is neither on main nor a bundle`);
       continue;
     }
     const content = await fs.readFile(path.join(servedDir, file));
-    if (blobId(content) !== wanted.oid) findings.push(`served: index/${file} differs from main`);
+    if (blobId(content) !== wanted.oid) findings.push(`served: index/${file} differs from ${bundles.has(file) ? 'its bundle ref' : 'main'}`);
   }
   for (const file of tree.keys()) {
-    if (!served.has(file)) findings.push(`served: index/${file} is on main but is not served`);
+    if (!served.has(file)) findings.push(`served: index/${file} is ${bundles.has(file) ? 'a bundle' : 'on main'} but is not served`);
   }
   return findings;
 }

@@ -37,6 +37,20 @@ export async function listTree(gitDir: string, commit: string): Promise<Map<stri
   return entries;
 }
 
+export type RefEntry = { oid: string };
+
+/** Every ref under `prefix` with the object it names (`git for-each-ref`; the object need not exist). */
+export async function listRefs(gitDir: string, prefix: string): Promise<Map<string, RefEntry>> {
+  const result = await git(gitDir, ['for-each-ref', '--format=%(objectname) %(refname)', prefix]);
+  if (result.code !== 0) throw new Error(`git for-each-ref failed: ${result.stderr.trim()}`);
+  const refs = new Map<string, RefEntry>();
+  for (const line of result.stdout.toString('utf8').split('\n')) {
+    const [oid = '', name = ''] = line.split(' ');
+    if (name) refs.set(name, { oid });
+  }
+  return refs;
+}
+
 /** The commit a ref points to, or null when it does not resolve to one. */
 export async function resolveCommit(gitDir: string, ref: string): Promise<string | null> {
   const result = await git(gitDir, ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`]);
