@@ -1,10 +1,13 @@
 import test from 'ava';
+import { packagePaths } from '../gateway/packages/version-index.ts';
+import { modulePath } from '../gateway/packages/source-tree.ts';
 import crypto from 'node:crypto';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { bundle, fixtures, type Fixture } from './helpers/bundle.ts';
 import { claimedTarget, dependencyOrder, published, publisher, putBundle } from './helpers/fixtures.ts';
 import { expectError, expectJson, startRegistryWithMail, type MailRegistry } from './helpers/accounts.ts';
-import { fsck, gitCmd } from './helpers/git.ts';
+import { fsck, gitBytes, gitCmd } from './helpers/git.ts';
 import { tempDir } from './helpers/registry.ts';
 
 const sha256 = (bytes: Uint8Array) => crypto.createHash('sha256').update(bytes).digest('hex');
@@ -82,14 +85,24 @@ test.serial('every fixture, in dependency order: valid ones published, the other
   const core = await expectJson(await fetch(`${reg.url}/index/packages/gren-lang/core/index.json`), 200);
   t.deepEqual(core.versions.map((e: { version: string }) => e.version), ['7.0.0', '7.1.0', '7.2.0', '7.2.1', '7.4.0']);
 
-  // One commit per publish, named after it, carrying the three files; history clones and checks clean.
+  // One commit per publish, named after it, carrying the metadata; history clones and checks clean.
   const clone = path.join(tempDir(), 'index');
   await gitCmd(['clone', '--quiet', `${reg.url}/index.git`, clone]);
   await fsck(path.join(clone, '.git'));
   for (const { name, version, commit } of accepted) {
     t.is((await gitCmd(['-C', clone, 'log', '-1', '--format=%s', commit])).trim(), `Publish ${name} ${version}`);
     const files = (await gitCmd(['-C', clone, 'diff-tree', '--no-commit-id', '--name-only', '-r', commit])).trim().split('\n').sort();
-    t.deepEqual(files, [`packages/${name}/${version}/bundle.pkg.gz`, `packages/${name}/${version}/gren.json`, `packages/${name}/index.json`]);
+    t.deepEqual(files, [`packages/${name}/${version}/gren.json`, `packages/${name}/index.json`]);
+  }
+  // The content is on the package's refs: the bundle byte for byte, the source tree as the compiler reads it.
+  const gitDir = reg.registry.deps.index.gitDir;
+  for (const { fixture, name, version } of accepted) {
+    const refs = packagePaths(name);
+    const stored = await gitBytes(['--git-dir', gitDir, 'cat-file', 'blob', refs.bundleRef(version)]);
+    t.true(stored.equals(fixture.bytes), `${name} ${version}: the bundle ref holds the bundle`);
+    const tree = (await gitCmd(['--git-dir', gitDir, 'ls-tree', '-r', '--name-only', refs.tagRef(version)])).trim().split('\n').sort();
+    const { sources } = JSON.parse(zlib.gunzipSync(fixture.bytes).toString('utf8')) as { sources: Record<string, string> };
+    t.deepEqual(tree, ['gren.json', ...Object.keys(sources).map(modulePath)].sort(), `${name} ${version}: the tag holds gren.json and src/`);
   }
   const subjects = (await gitCmd(['-C', clone, 'log', '--format=%s'])).trim().split('\n');
   t.is(subjects.filter((s) => s.startsWith('Publish ')).length, accepted.length, 'no commit for a refused bundle');

@@ -3,6 +3,8 @@ import { bundle } from './helpers/bundle.ts';
 import { published, publisher, putBundle, revokeCall } from './helpers/fixtures.ts';
 import { call, expectError, expectJson, startRegistryWithMail, type MailRegistry } from './helpers/accounts.ts';
 import { gitCmd } from './helpers/git.ts';
+import { packagePaths } from '../gateway/packages/version-index.ts';
+import { blobId } from '../index-repo/git-object.ts';
 
 let reg: MailRegistry;
 let token: string;
@@ -14,9 +16,11 @@ test.after.always(() => reg?.close());
 
 const subjects = async () => (await gitCmd(['--git-dir', reg.registry.deps.index.gitDir, 'log', '--format=%s', 'main'])).trim().split('\n');
 
-test.serial('revoke: one commit deletes the bundle and records the revocation; metadata stays', async (t) => {
-  const first = await published(reg.url, token, 'acme/lib', '1.0.0', bundle({ name: 'acme/lib', version: '1.0.0' }));
-  const second = await published(reg.url, token, 'acme/lib', '1.1.0', bundle({ name: 'acme/lib', version: '1.1.0', deps: {} }));
+test.serial('revoke: one commit records the revocation, the content refs and objects are gone; metadata stays', async (t) => {
+  const firstBytes = bundle({ name: 'acme/lib', version: '1.0.0' });
+  const secondBytes = bundle({ name: 'acme/lib', version: '1.1.0', deps: {} });
+  const first = await published(reg.url, token, 'acme/lib', '1.0.0', firstBytes);
+  const second = await published(reg.url, token, 'acme/lib', '1.1.0', secondBytes);
   const before = Date.now();
   const entry = await expectJson(await revokeCall(reg.url, token, 'acme/lib', '1.1.0', 'Breaks Dict.merge'), 200);
   t.like(entry, { version: '1.1.0', sha256: second.sha256, revoked: { reason: 'Breaks Dict.merge' } });
@@ -32,8 +36,15 @@ test.serial('revoke: one commit deletes the bundle and records the revocation; m
   t.deepEqual(index.versions[1], entry);
   t.like(index.versions[0], { version: '1.0.0', sha256: first.sha256, revoked: null });
 
-  const files = await gitCmd(['--git-dir', reg.registry.deps.index.gitDir, 'show', '--name-status', '--format=', 'main']);
-  t.deepEqual(files.trim().split('\n').sort(), ['D\tpackages/acme/lib/1.1.0/bundle.pkg.gz', 'M\tpackages/acme/lib/index.json']);
+  const gitDir = reg.registry.deps.index.gitDir;
+  const files = await gitCmd(['--git-dir', gitDir, 'show', '--name-status', '--format=', 'main']);
+  t.deepEqual(files.trim().split('\n').sort(), ['M\tpackages/acme/lib/index.json']);
+  // The content refs are gone, and so is every object only they reached: no file of the repository holds the bundle.
+  const refs = (await gitCmd(['--git-dir', gitDir, 'for-each-ref', '--format=%(refname)'])).trim().split('\n');
+  t.false(refs.some((ref) => ref.endsWith('/1.1.0')), refs.join(', '));
+  t.true(refs.includes(packagePaths('acme/lib').bundleRef('1.0.0')));
+  await t.throwsAsync(gitCmd(['--git-dir', gitDir, 'cat-file', '-e', blobId(secondBytes)]));
+  await t.notThrowsAsync(gitCmd(['--git-dir', gitDir, 'cat-file', '-e', blobId(firstBytes)]));
 });
 
 test.serial('revoking again answers 200 with the same entry and commits nothing', async (t) => {

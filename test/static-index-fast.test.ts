@@ -1,4 +1,5 @@
 import test from 'ava';
+import { packagePaths } from '../gateway/packages/version-index.ts';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startRegistry, type TestRegistry } from './helpers/registry.ts';
@@ -31,15 +32,14 @@ async function servers(t: { teardown(fn: () => unknown): void }, reg: TestRegist
 }
 
 const BUNDLE = 'packages/demo/pkg/1.0.0/bundle.pkg.gz';
+const BUNDLE_REF = packagePaths('demo/pkg').bundleRef('1.0.0');
 const INDEX = 'packages/demo/pkg/index.json';
 
 async function publishDemo(reg: TestRegistry, indexBody = '{"name": "demo/pkg"}'): Promise<void> {
   await reg.registry.deps.index.update(() => ({
     message: 'Publish demo/pkg 1.0.0',
-    changes: [
-      { path: BUNDLE, content: Buffer.from('bundle bytes') },
-      { path: INDEX, content: Buffer.from(indexBody) },
-    ],
+    changes: [{ path: INDEX, content: Buffer.from(indexBody) }],
+    refs: [{ ref: BUNDLE_REF, blob: Buffer.from('bundle bytes') }],
     result: null,
   }));
 }
@@ -160,7 +160,7 @@ test('after a commit, a ready file is never answered from the old tree: changed,
   await rawRequest(app, `/index/${BUNDLE}`);
   t.is((await rawRequest(fast, `/index/${BUNDLE}`)).headers.etag, bundle.headers.etag);
 
-  await reg.registry.deps.index.update(() => ({ message: 'Revoke demo/pkg 1.0.0', changes: [{ path: BUNDLE, delete: true }], result: null }));
+  await reg.registry.deps.index.update(() => ({ message: 'Revoke demo/pkg 1.0.0', changes: [], refs: [{ ref: BUNDLE_REF, delete: true }], result: null }));
   t.is((await rawRequest(fast, `/index/${BUNDLE}`)).status, DECLINED);
   t.is((await rawRequest(reg.url, `/index/${BUNDLE}`)).status, 404);
   t.is((await rawRequest(fast, `/index/${BUNDLE}`)).status, DECLINED, 'a deleted file stays with the app');
@@ -197,7 +197,7 @@ test('ready files stay within their byte limit; a larger file is still served, b
   t.truthy(small);
   t.is(files.cached(INDEX), small);
   const big = Buffer.alloc(4096, 7);
-  await reg.registry.deps.index.update(() => ({ message: 'Publish demo/big 1.0.0', changes: [{ path: 'packages/demo/big/1.0.0/bundle.pkg.gz', content: big }], result: null }));
+  await reg.registry.deps.index.update(() => ({ message: 'Publish demo/big 1.0.0', changes: [], refs: [{ ref: packagePaths('demo/big').bundleRef('1.0.0'), blob: big }], result: null }));
   const found = await files.find('packages/demo/big/1.0.0/bundle.pkg.gz');
   t.deepEqual(found?.body, big);
   t.is(files.cached('packages/demo/big/1.0.0/bundle.pkg.gz'), null);

@@ -1,4 +1,5 @@
 import test from 'ava';
+import { packagePaths } from '../gateway/packages/version-index.ts';
 import { startRegistry, type TestRegistry } from './helpers/registry.ts';
 import { rawRequest } from './helpers/http.ts';
 
@@ -7,10 +8,8 @@ test.before(async () => {
   reg = await startRegistry();
   await reg.registry.deps.index.update(() => ({
     message: 'Publish demo/pkg 1.0.0',
-    changes: [
-      { path: 'packages/demo/pkg/1.0.0/bundle.pkg.gz', content: Buffer.from('bundle bytes') },
-      { path: 'packages/demo/pkg/index.json', content: Buffer.from('{"name": "demo/pkg"}') },
-    ],
+    changes: [{ path: 'packages/demo/pkg/index.json', content: Buffer.from('{"name": "demo/pkg"}') }],
+    refs: [{ ref: packagePaths('demo/pkg').bundleRef('1.0.0'), blob: Buffer.from('bundle bytes') }],
     result: null,
   }));
 });

@@ -6,6 +6,7 @@ import { tempDir } from './helpers/registry.ts';
 import { startRegistryWithMail, loggedIn, createIdentity, call, expectJson, type MailRegistry } from './helpers/accounts.ts';
 import { bundle, fixturesDir } from './helpers/bundle.ts';
 import { dataPaths } from '../gateway/registry.ts';
+import { packagePaths } from '../gateway/packages/version-index.ts';
 import { runScript } from './helpers/process.ts';
 
 const runVerify = (dataDir: string) => runScript('verify.ts', ['--data', dataDir]);
@@ -75,7 +76,7 @@ test('a modified served file, a deleted bundle and a corrupted object are each o
   unpackAll(paths.publicGit);
   unpackAll(paths.privateGit);
   fs.appendFileSync(path.join(paths.publicServed, 'packages/gren-lang/core/index.json'), ' ');
-  const bundleOid = git(['--git-dir', paths.publicGit, 'rev-parse', 'main:packages/gren-lang/core/7.0.0/bundle.pkg.gz']);
+  const bundleOid = git(['--git-dir', paths.publicGit, 'rev-parse', packagePaths('gren-lang/core').bundleRef('7.0.0')]);
   fs.rmSync(looseObject(paths.publicGit, bundleOid));
   const secretOid = git(['--git-dir', paths.privateGit, 'rev-parse', 'main:packages/gren-lang/secret/1.0.0/gren.json']);
   const corrupted = looseObject(paths.privateGit, secretOid);
@@ -86,38 +87,61 @@ test('a modified served file, a deleted bundle and a corrupted object are each o
   t.is(run.code, 1);
   const lines = run.stdout.trimEnd().split('\n');
   t.true(lines.includes('served: index/packages/gren-lang/core/index.json differs from main'), run.stdout);
-  t.true(lines.includes(`public: git fsck: missing blob ${bundleOid}`), run.stdout);
+  t.true(lines.some((line) => line.startsWith('public: git fsck: ') && line.includes(bundleOid)), run.stdout);
   t.true(lines.includes(`public: packages/gren-lang/core 7.0.0: the bundle's object ${bundleOid} is missing`), run.stdout);
   t.true(lines.some((line) => line.startsWith('private: git fsck: ') && line.includes(secretOid)), run.stdout);
   t.false(lines.some((line) => /gren-lang\/url/.test(line)), 'the revoked version without a bundle is as it should be');
 });
 
-test('an index.json that disagrees with its bundles, and a private package in the public history, are found', async (t) => {
+test('bundles and tags that disagree with index.json, revoked content still on disk, and a private package in the public history, are found', async (t) => {
   const reg = await populated(t);
   await reg.close();
   const paths = dataPaths(reg.dataDir);
+  const gitDir = paths.publicGit;
+  const core = packagePaths('gren-lang/core');
+  const url = packagePaths('gren-lang/url');
   const work = tempDir('gren-tamper-');
   t.teardown(() => fs.rmSync(work, { recursive: true, force: true }));
-  git(['clone', '--quiet', paths.publicGit, work]);
-  fs.appendFileSync(path.join(work, 'packages/gren-lang/core/7.0.0/bundle.pkg.gz'), 'x');
-  fs.mkdirSync(path.join(work, 'packages/gren-lang/url/6.0.0'), { recursive: true });
-  fs.copyFileSync(path.join(fixturesDir, 'gren_lang_url__6_0_0.pkg.gz'), path.join(work, 'packages/gren-lang/url/6.0.0/bundle.pkg.gz'));
-  git(['add', '-A'], work);
-  git(['commit', '--quiet', '-m', 'Tamper with bundles'], work);
-  fs.mkdirSync(path.join(work, 'packages/Gren-Lang/secret'), { recursive: true });
-  fs.writeFileSync(path.join(work, 'packages/Gren-Lang/secret/index.json'), '{"name": "Gren-Lang/secret", "versions": []}\n');
-  git(['add', '-A'], work);
-  git(['commit', '--quiet', '-m', 'Leak a private package'], work);
-  git(['rm', '--quiet', '-r', 'packages/Gren-Lang'], work);
-  git(['commit', '--quiet', '-m', 'Hide the leak'], work);
-  git(['push', '--quiet', 'origin', 'HEAD:main'], work);
+  // A bundle ref naming other bytes, a tag naming another tree, a revoked bundle back on disk (and on a ref).
+  const secret = packagePaths('gren-lang/secret');
+  const secretBytes = execFileSync('git', ['--git-dir', paths.privateGit, 'cat-file', 'blob', secret.bundleRef('1.0.0')]);
+  fs.writeFileSync(path.join(work, 'longer.pkg.gz'), Buffer.concat([secretBytes, Buffer.from('x')]));
+  git(['--git-dir', paths.privateGit, 'update-ref', secret.bundleRef('1.0.0'), git(['--git-dir', paths.privateGit, 'hash-object', '-w', path.join(work, 'longer.pkg.gz')])]);
+  git(['--git-dir', gitDir, 'update-ref', core.tagRef('7.0.0'), git(['--git-dir', gitDir, 'rev-parse', 'main'])]);
+  const urlBytes = path.join(fixturesDir, 'gren_lang_url__6_0_0.pkg.gz');
+  const revokedOid = git(['--git-dir', gitDir, 'hash-object', '-w', urlBytes]);
+  git(['--git-dir', gitDir, 'update-ref', url.bundleRef('6.0.0'), revokedOid]);
+  // A private package in the public history, then hidden; and a bundle file on main, as before content refs.
+  git(['clone', '--quiet', gitDir, path.join(work, 'clone')]);
+  const clone = path.join(work, 'clone');
+  fs.mkdirSync(path.join(clone, 'packages/Gren-Lang/secret'), { recursive: true });
+  fs.writeFileSync(path.join(clone, 'packages/Gren-Lang/secret/index.json'), '{"name": "Gren-Lang/secret", "versions": []}\n');
+  fs.copyFileSync(urlBytes, path.join(clone, 'packages/gren-lang/url/6.0.0/bundle.pkg.gz'));
+  git(['add', '-A'], clone);
+  git(['commit', '--quiet', '-m', 'Leak a private package'], clone);
+  git(['rm', '--quiet', '-r', 'packages/Gren-Lang', 'packages/gren-lang/url/6.0.0/bundle.pkg.gz'], clone);
+  git(['commit', '--quiet', '-m', 'Hide the leak'], clone);
+  git(['push', '--quiet', 'origin', 'HEAD:main'], clone);
 
   const run = await runVerify(reg.dataDir);
   t.is(run.code, 1);
   const lines = run.stdout.trimEnd().split('\n');
-  const size = fs.statSync(path.join(fixturesDir, 'gren_lang_core__7_0_0.pkg.gz')).size;
-  t.true(lines.includes(`public: packages/gren-lang/core 7.0.0: the bundle has ${size + 1} bytes, index.json says ${size}`), run.stdout);
-  t.true(lines.includes('public: packages/gren-lang/url 6.0.0 is revoked but its bundle is still in the index'), run.stdout);
+  t.true(lines.includes(`private: packages/gren-lang/secret 1.0.0: the bundle has ${secretBytes.length + 1} bytes, index.json says ${secretBytes.length}`), run.stdout);
+  t.true(lines.includes(`public: packages/gren-lang/core 7.0.0: the tag's tree differs from the bundle's gren.json and sources`), run.stdout);
+  t.true(lines.includes('public: packages/gren-lang/url 6.0.0 is revoked but its bundle ref is still there'), run.stdout);
+  t.true(lines.includes(`public: packages/gren-lang/url 6.0.0 is revoked but its bundle is still in the repository (object ${revokedOid})`), run.stdout);
   t.true(lines.includes('public: the history of the public index holds files of the private package gren-lang/secret'), run.stdout);
-  t.true(lines.includes('served: index/packages/gren-lang/url/6.0.0/bundle.pkg.gz is on main but is not served'), run.stdout);
+  t.true(lines.includes('public: the history of main holds 1 bundle files (the layout before content refs; starting the registry converts it)'), run.stdout);
+  t.true(lines.includes('served: index/packages/gren-lang/url/6.0.0/bundle.pkg.gz is a bundle but is not served'), run.stdout);
+});
+
+test('a revoked bundle that no ref reaches but a pack still holds is found', async (t) => {
+  const reg = await populated(t);
+  await reg.close();
+  const gitDir = dataPaths(reg.dataDir).publicGit;
+  const revokedOid = git(['--git-dir', gitDir, 'hash-object', '-w', path.join(fixturesDir, 'gren_lang_url__6_0_0.pkg.gz')]);
+  execFileSync('git', ['--git-dir', gitDir, 'repack', '-q'], { encoding: 'utf8' });
+  const run = await runVerify(reg.dataDir);
+  t.is(run.code, 1);
+  t.deepEqual(run.stdout.trimEnd().split('\n'), [`public: packages/gren-lang/url 6.0.0 is revoked but its bundle is still in the repository (object ${revokedOid})`]);
 });

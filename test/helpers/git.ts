@@ -9,6 +9,12 @@ export async function gitCmd(args: string[], options: { cwd?: string } = {}): Pr
   return stdout;
 }
 
+/** Runs the `git` command and returns its output as bytes (for blobs). */
+export async function gitBytes(args: string[], options: { cwd?: string } = {}): Promise<Buffer> {
+  const { stdout } = await run('git', args, { maxBuffer: 256 * 1024 * 1024, encoding: 'buffer', ...options });
+  return stdout;
+}
+
 /** `git fsck --full --strict` on a bare repository; throws with git's words on any problem. */
 export async function fsck(gitDir: string): Promise<void> {
   await gitCmd(['--git-dir', gitDir, 'fsck', '--full', '--strict', '--no-dangling']);
