@@ -226,7 +226,7 @@ export class GitIndexRepo implements IndexRepo {
     const last = commits.at(-1) ?? null;
     const { creates, deletes } = this.netRefChanges(steps);
     const packed = pending.objects.length > 0 ? encodePack(pending.objects) : null;
-    const stagedFiles = served?.stage(this.servedChanges(pending, steps));
+    const stagedFiles = served ? this.servedChanges(pending, steps).then((changes) => served.stage(changes)) : undefined;
     const prepared = await Promise.allSettled([
       packed ? store.preparePack(packed) : null,
       creates.size > 0 ? prepareRefs(gitDir, creates) : null,
@@ -295,7 +295,7 @@ export class GitIndexRepo implements IndexRepo {
    * The served folder's changes, in the order readers should see them: the files of served
    * content refs (bundles) first, then each commit's files (its plan's order).
    */
-  private servedChanges(pending: PendingObjects, steps: Step[]): FileChange[] {
+  private async servedChanges(pending: PendingObjects, steps: Step[]): Promise<FileChange[]> {
     const { servedRefs } = this.parts;
     const fromRefs: FileChange[] = [];
     const fromCommits: FileChange[] = [];
@@ -303,7 +303,7 @@ export class GitIndexRepo implements IndexRepo {
       for (const [ref, oid] of step.refs) {
         const file = servedRefs.pathOf(ref);
         if (file === null) continue;
-        fromRefs.push(oid === null ? { path: file, delete: true } : { path: file, content: pending.blob(oid) });
+        fromRefs.push(oid === null ? { path: file, delete: true } : { path: file, content: await pending.readBlob(oid) });
       }
       if (step.commit) fromCommits.push(...step.commit.changes);
     }

@@ -34,13 +34,6 @@ export class PendingObjects implements ObjectReader {
     return tree ? Promise.resolve(tree) : this.store.readTree(oid);
   }
 
-  /** The content of a blob added to this batch. */
-  blob(oid: string): Buffer {
-    const blob = this.blobs.get(oid);
-    if (!blob) throw new Error(`blob ${oid} is not among the objects of this batch`);
-    return blob;
-  }
-
   readBlob(oid: string): Promise<Buffer> {
     const blob = this.blobs.get(oid);
     return blob ? Promise.resolve(blob) : this.store.readBlob(oid);
