@@ -2,7 +2,7 @@ import type { Clock } from '../gateway/clock.ts';
 import type { Logger } from '../gateway/log.ts';
 import { describeError } from '../gateway/log.ts';
 import type { CommitPlan, FileChange, IndexRepo, RefChange, ServedRefs, Snapshot } from './types.ts';
-import { EMPTY_TREE, encodeCommit, encodeObject } from './git-object.ts';
+import { encodeCommit, encodeObject } from './git-object.ts';
 import type { ObjectStore, PreparedPack } from './object-store.ts';
 import { rewriteHistory } from './history-rewrite.ts';
 import { buildTree, buildTreeSync } from './tree-builder.ts';

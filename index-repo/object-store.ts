@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { decodeTree, EMPTY_TREE, unwrapObject, type EncodedObject, type ObjectType, type Tree } from './git-object.ts';
+import { decodeTree, EMPTY_TREE, unwrapObject, type ObjectType, type Tree } from './git-object.ts';
 import { PackReader } from './pack-reader.ts';
 import { syncDir, writeFlushed } from './durable-fs.ts';
 import type { EncodedPack } from './pack-writer.ts';

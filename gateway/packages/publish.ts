@@ -35,30 +35,35 @@ function entryFor(outline: Outline, bundle: Bundle, published: string): VersionE
 }
 
 /** A version's `gren.json` as stored: the outline as published, indented by four spaces. */
-function outlineFile(outline: Outline): Buffer {
-  return Buffer.from(JSON.stringify(outline.raw, null, 4) + '\n');
+export function outlineFile(raw: Record<string, unknown>): Buffer {
+  return Buffer.from(JSON.stringify(raw, null, 4) + '\n');
 }
 
+/** What a version stores: its `gren.json` on `main`, its bundle and source tree on its content refs. */
+export type VersionContent = { name: string; version: string; outline: Record<string, unknown>; bytes: Uint8Array; sources: Record<string, string>; published: string };
+
 /**
- * The changes of one publish. On `main`, the metadata: gren.json, then index.json (the order
- * readers of the served folder see them in). On the package's content refs, the content: the
- * version's source tree, as the tag `git clone --branch <version>` checks out, and its bundle,
- * served at `<version>/bundle.pkg.gz` (written before the metadata that lists it).
+ * The changes of one version, but for its package's `index.json`: on `main`, its gren.json; on
+ * the package's content refs, the bundle (served at `<version>/bundle.pkg.gz`) and the source
+ * tree, as the tag `git clone --branch <version>` checks out.
  */
-function publishChanges(outline: Outline, bundle: Bundle, next: VersionIndex, entry: VersionEntry): { changes: FileChange[]; refs: RefChange[] } {
-  const paths = packagePaths(outline.name);
-  const gren = outlineFile(outline);
-  const tree = { files: sourceTree(gren, bundle.sources), message: `${outline.name} ${outline.version}\n`, time: new Date(entry.published) };
+export function versionChanges(content: VersionContent): { changes: FileChange[]; refs: RefChange[] } {
+  const paths = packagePaths(content.name);
+  const gren = outlineFile(content.outline);
+  const tree = { files: sourceTree(gren, content.sources), message: `${content.name} ${content.version}\n`, time: new Date(content.published) };
   return {
-    changes: [
-      { path: paths.outline(outline.version), content: gren },
-      { path: paths.index, content: encodeIndex(next) },
-    ],
+    changes: [{ path: paths.outline(content.version), content: gren }],
     refs: [
-      { ref: paths.bundleRef(outline.version), blob: bundle.bytes },
-      { ref: paths.tagRef(outline.version), commit: tree },
+      { ref: paths.bundleRef(content.version), blob: content.bytes },
+      { ref: paths.tagRef(content.version), commit: tree },
     ],
   };
+}
+
+/** The changes of one publish: the version's (see `versionChanges`), then index.json, which lists it, last. */
+function publishChanges(outline: Outline, bundle: Bundle, next: VersionIndex, entry: VersionEntry): { changes: FileChange[]; refs: RefChange[] } {
+  const version = versionChanges({ name: outline.name, version: outline.version, outline: outline.raw, bytes: bundle.bytes, sources: bundle.sources, published: entry.published });
+  return { changes: [...version.changes, { path: packagePaths(outline.name).index, content: encodeIndex(next) }], refs: version.refs };
 }
 
 /** Which repository the package lives in; refuses a version whose `private` differs from the package's. */

@@ -12,11 +12,10 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { systemClock } from '../../gateway/clock.ts';
 import { loadConfig } from '../../gateway/config.ts';
-import { indexConfigFile } from '../../gateway/index-config.ts';
 import { dataPaths } from '../../gateway/registry.ts';
-import { openIndexRepo } from '../../index-repo/open-index-repo.ts';
+import { fillPackages } from './fill.ts';
+import { packagePaths } from '../../gateway/packages/version-index.ts';
 import { stopStaleRepack } from '../../index-repo/maintenance.ts';
-import type { FileChange } from '../../index-repo/types.ts';
 import { openPublishAccess } from '../admin/publish-access.ts';
 import { quietLogger } from '../admin/ops-cli.ts';
 
@@ -122,30 +121,17 @@ function grenBundle(name: string, version: string, padding: number, deps: Record
   return bundle({ name, version, deps, padding, summary: `Benchmark package ${name}` });
 }
 
-/** Commits `versions` versions straight through the index repository: packages of ten versions, many per commit. */
+/** Fills the registry with `versions` versions straight through the index repository: packages of ten versions. */
 async function fill(dataDir: string, versions: number, registryUrl: string): Promise<void> {
-  const paths = dataPaths(dataDir);
   const config = loadConfig({ REGISTRY_DATA: dataDir, REGISTRY_URL: registryUrl });
-  const index = await openIndexRepo({ gitDir: paths.publicGit, servedDir: paths.publicServed, clock: systemClock, log, name: 'public', required: { 'config.json': indexConfigFile(config) } });
   const packages = Math.ceil(versions / 10);
-  const perCommit = 50;
-  for (let first = 0; first < packages; first += perCommit) {
-    const changes: FileChange[] = [];
-    for (let p = first; p < Math.min(packages, first + perCommit); p++) {
+  const all = function* () {
+    for (let p = 0; p < packages; p++) {
       const name = `fill/pkg-${p}`;
-      const entries = [];
-      for (let v = 0; v < Math.min(10, versions - p * 10); v++) {
-        const version = `1.${v}.0`;
-        const bytes = grenBundle(name, version, 1500);
-        changes.push({ path: `packages/${name}/${version}/bundle.pkg.gz`, content: bytes });
-        changes.push({ path: `packages/${name}/${version}/gren.json`, content: Buffer.from(JSON.stringify(JSON.parse(zlib.gunzipSync(bytes).toString()).outline, null, 4) + '\n') });
-        entries.push({ version, 'gren-version': '0.6.0 <= v < 0.7.0', platform: 'common', dependencies: {}, sha256: crypto.createHash('sha256').update(bytes).digest('hex'), size: bytes.length, published: new Date().toISOString(), revoked: null });
-      }
-      changes.push({ path: `packages/${name}/index.json`, content: Buffer.from(JSON.stringify({ name, versions: entries }, null, 2) + '\n') });
+      yield { name, versions: Array.from({ length: Math.min(10, versions - p * 10) }, (_, v) => ({ version: `1.${v}.0`, bytes: grenBundle(name, `1.${v}.0`, 1500) })) };
     }
-    await index.update(() => ({ message: `Fill ${first}..${first + perCommit - 1}`, changes, result: null }));
-  }
-  await index.close();
+  };
+  await fillPackages(config, all());
 }
 
 type Acknowledged = Array<{ name: string; version: string }>;
@@ -174,11 +160,17 @@ function grenPublisher(url: string, token: string, prefix: string, acknowledged:
   };
 }
 
-/** After a kill -9: how many acknowledged publishes `git` finds in main. */
+/** After a kill -9: how many acknowledged publishes `git` finds whole: gren.json on main, bundle and tag on their refs. */
 function checkDurable(dataDir: string, acknowledged: Acknowledged): void {
-  const tree = new Set(execFileSync('git', ['--git-dir', dataPaths(dataDir).publicGit, 'ls-tree', '-r', '--name-only', 'main'], { maxBuffer: 1 << 28 }).toString().split('\n'));
-  const missing = acknowledged.filter(({ name, version }) => !tree.has(`packages/${name}/${version}/bundle.pkg.gz`));
-  process.stdout.write(`  durability: killed with SIGKILL after the runs; ${acknowledged.length - missing.length} of ${acknowledged.length} acknowledged publishes in main\n`);
+  const gitDir = dataPaths(dataDir).publicGit;
+  const tree = new Set(execFileSync('git', ['--git-dir', gitDir, 'ls-tree', '-r', '--name-only', 'main'], { maxBuffer: 1 << 28 }).toString().split('\n'));
+  const refs = new Set(execFileSync('git', ['--git-dir', gitDir, 'for-each-ref', '--format=%(refname)', 'refs/namespaces/'], { maxBuffer: 1 << 28 }).toString().split('\n'));
+  const whole = ({ name, version }: { name: string; version: string }) => {
+    const paths = packagePaths(name);
+    return tree.has(paths.outline(version)) && refs.has(paths.bundleRef(version)) && refs.has(paths.tagRef(version));
+  };
+  const missing = acknowledged.filter((ack) => !whole(ack));
+  process.stdout.write(`  durability: killed with SIGKILL after the runs; ${acknowledged.length - missing.length} of ${acknowledged.length} acknowledged publishes whole\n`);
 }
 
 async function benchGren(versions: number): Promise<Run[]> {
