@@ -1,7 +1,7 @@
 import type { Clock } from '../gateway/clock.ts';
 import type { Logger } from '../gateway/log.ts';
 import { describeError } from '../gateway/log.ts';
-import type { CommitPlan, FileChange, IndexRepo, RefChange, ServedRefs, Snapshot } from './types.ts';
+import type { CommitPlan, FileChange, IndexRepo, RefChange, RepoChange, ServedRefs, Snapshot } from './types.ts';
 import { encodeCommit, encodeObject } from './git-object.ts';
 import type { ObjectStore, PreparedPack } from './object-store.ts';
 import { rewriteHistory } from './history-rewrite.ts';
@@ -69,6 +69,7 @@ export class GitIndexRepo implements IndexRepo {
   private nextPurge: Promise<void> | null = null;
   /** Whether objects may have become unreachable (refs deleted, history replaced) since the last purge. */
   private purgeOwed = false;
+  private readonly listeners = new Set<(change: RepoChange) => void>();
   /** The purge under way. */
   private purging: Promise<void> | null = null;
   private readonly waiting: Waiting[] = [];
@@ -93,6 +94,26 @@ export class GitIndexRepo implements IndexRepo {
 
   snapshot(): Snapshot {
     return this.current;
+  }
+
+  onChange(listener: (change: RepoChange) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Tells the listeners, each on its own, later: a listener's failure or slowness is never the change's. */
+  private changed(change: Omit<RepoChange, 'head'>): void {
+    if (this.listeners.size === 0) return;
+    const told: RepoChange = { ...change, head: this.headCommit ?? '' };
+    setImmediate(() => {
+      for (const listener of this.listeners) {
+        try {
+          listener(told);
+        } catch (err) {
+          this.parts.log.error('index_listener_failed', { repo: this.parts.name, ...describeError(err) });
+        }
+      }
+    });
   }
 
   /** Runs `task` after every task queued before it; a failure does not stop the queue. */
@@ -271,6 +292,7 @@ export class GitIndexRepo implements IndexRepo {
     await Promise.all([info?.publish(), (await stagedFiles)?.publish(this.headCommit ?? '')]);
     for (const commit of commits) log.info('index_commit', { repo: name, commit: commit.oid, message: commit.message.split('\n', 1)[0] });
     if (commits.length === 0) log.info('index_refs', { repo: name, set: creates.size, deleted: deletes.length });
+    this.changed({ kind: commits.length > 0 ? 'commit' : 'refs', refsSet: creates.size, refsDeleted: deletes.length });
     this.commitsSincePack += commits.length;
     const { packEvery } = this.parts;
     if (packEvery && this.commitsSincePack >= packEvery && !this.packing) void this.maintain().catch(() => undefined);
@@ -339,6 +361,7 @@ export class GitIndexRepo implements IndexRepo {
           await writeServerInfo(gitDir, this.headCommit, store.packNames());
           await served?.reconcile(store, this.rootTree, this.headCommit, this.servedRefFiles());
           log.warn('index_history_replaced', { repo: name, commits: result.commits, commit: result.commit });
+          this.changed({ kind: 'commit', refsSet: 0, refsDeleted: 0 });
         }
         return { commit: this.headCommit, commits: result.commits };
       } finally {
@@ -419,6 +442,7 @@ export class GitIndexRepo implements IndexRepo {
         await purgeUnreachable(gitDir);
         await this.afterMaintenance();
         log.info('index_purged', { repo: name, packs: store.packNames().length, ms: Math.round(performance.now() - started) });
+        this.changed({ kind: 'purge', refsSet: 0, refsDeleted: 0 });
       } catch (err) {
         this.purgeOwed = true;
         log.error('index_purge_failed', { repo: name, ...describeError(err) });

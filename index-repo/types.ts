@@ -44,6 +44,9 @@ export interface Snapshot {
   readBlob(oid: string): Promise<Buffer>;
 }
 
+/** What changed, for listeners of `onChange`: `main`'s commit now, and how many refs were set and deleted. */
+export type RepoChange = { kind: 'commit' | 'refs' | 'purge'; head: string; refsSet: number; refsDeleted: number };
+
 /** Which content refs are also served as files, and where: a mapping both ways. */
 export type ServedRefs = {
   /** The served path of a ref's blob, or null when the ref is not served. */
@@ -68,6 +71,12 @@ export interface IndexRepo {
    * that throws commits nothing and the error is passed on.
    */
   update<T>(plan: (current: Snapshot) => Promise<CommitPlan<T>> | CommitPlan<T>): Promise<{ commit: string | null; result: T }>;
+  /**
+   * Calls `listener` after each change that became durable (a commit of `main`, content refs set
+   * or deleted, a purge), outside the commit path: a listener never delays or fails a change.
+   * Returns the function that stops the calls.
+   */
+  onChange(listener: (change: RepoChange) => void): () => void;
   /**
    * Removes from disk every object no ref reaches any more (after content refs were deleted), so
    * that no pack or loose object still holds them. Resolves once done; calls made while one runs

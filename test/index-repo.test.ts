@@ -206,3 +206,22 @@ test('concurrent plans each see the commits before them, even those stored toget
   t.is(commits.length, 37);
   await fsck(repo.gitDir);
 });
+
+test('listeners hear of each durable change after it, and a failing listener changes nothing', async (t) => {
+  const dir = tempDir();
+  const repo = await openRepo(dir);
+  t.teardown(() => repo.close());
+  const heard: Array<{ kind: string; head: string }> = [];
+  repo.onChange(() => {
+    throw new Error('a listener that fails');
+  });
+  const stop = repo.onChange((change) => heard.push({ kind: change.kind, head: change.head }));
+  const { commit } = await publish(repo, 'a', '1.0.0');
+  t.deepEqual(heard, [], 'told after the commit, never during it');
+  await new Promise((resolve) => setImmediate(resolve));
+  t.deepEqual(heard, [{ kind: 'commit', head: commit as string }]);
+  stop();
+  await publish(repo, 'a', '1.0.1');
+  await new Promise((resolve) => setImmediate(resolve));
+  t.is(heard.length, 1);
+});
