@@ -86,3 +86,20 @@ export function claimedVersion(file: string): string {
   if (!match) throw new Error(`Unexpected fixture name ${file}`);
   return `${match[1]}.${match[2]}.${match[3]}`;
 }
+
+/** What a bundle holds: the outline (`gren.json`) and every module's source, kernel JavaScript under `Gren.Kernel.*`. */
+export type BundleContent = { outline: Record<string, any>; sources: Record<string, string> };
+
+/** A `.pkg.gz` bundle's content: gzip'd JSON of `outline` and `sources`. */
+export function decodeBundle(bytes: Uint8Array): BundleContent {
+  const content = JSON.parse(zlib.gunzipSync(bytes).toString('utf8')) as Partial<BundleContent>;
+  if (typeof content.outline !== 'object' || typeof content.sources !== 'object') throw new Error('not a bundle: no outline or sources');
+  return { outline: content.outline, sources: content.sources } as BundleContent;
+}
+
+/** The content of the real bundle of package `name` at `version` (as its outline says) among the fixtures. */
+export function fixtureContent(name: string, version: string): BundleContent {
+  const found = fixtures().find((f) => f.outline.name === name && f.outline.version === version);
+  if (!found) throw new Error(`No fixture holds ${name} ${version}`);
+  return decodeBundle(found.bytes);
+}

@@ -1,0 +1,105 @@
+import test from 'ava';
+import fs from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { fixtureContent, type BundleContent } from './helpers/bundle.ts';
+import { applicationOutline, bundleFileName, grenCompilerVersion, grenProject, packageOutline } from './helpers/gren.ts';
+import { packageRepositories } from './helpers/package-repos.ts';
+import { tempDir } from './helpers/registry.ts';
+
+/*
+ * The real gren compiler (0.6.3's front end) installs packages from Git repositories laid out
+ * as gateway/packages/source-tree.ts says, here bare repositories on disk reached through a
+ * git URL rewrite, as it will reach the registry's. What it writes into gren_packages/ must
+ * be exactly what was published.
+ */
+
+const mainModule = 'module Main exposing (main)\n\nimport Node\n\nmain : Node.SimpleProgram {}\nmain =\n    Node.defineSimpleProgram (\\_ -> Node.endSimpleProgram (Task.succeed {}))\n';
+const thingModule = 'module Thing exposing (thing)\n\nthing : Int\nthing =\n    1\n';
+
+const published = {
+  core: ['7.0.0', '7.2.0', '7.2.1', '7.4.0'].map((v) => fixtureContent('gren-lang/core', v)),
+  node: ['6.0.0', '6.1.1'].map((v) => fixtureContent('gren-lang/node', v)),
+  url: [fixtureContent('gren-lang/url', '6.0.0')],
+};
+
+/** Bare repositories of `versions` in a temporary folder, and the git settings that send GitHub URLs there. */
+async function repositories(t: { teardown(fn: () => unknown): void }, versions: BundleContent[]): Promise<Record<string, string>> {
+  const root = tempDir('gren-repos-');
+  t.teardown(() => fs.rmSync(root, { recursive: true, force: true }));
+  await packageRepositories(root, versions);
+  return { GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: `url.${pathToFileURL(root).href}/.insteadOf`, GIT_CONFIG_VALUE_0: 'https://github.com/' };
+}
+
+test('the harness runs the compiler front end the tests rely on', (t) => {
+  t.is(grenCompilerVersion(), '0.6.3');
+});
+
+test('gren make of an application installs every dependency, each bundle exactly the published outline and sources', async (t) => {
+  const env = await repositories(t, [...published.core, ...published.node, ...published.url]);
+  const project = grenProject(t, {
+    'gren.json': applicationOutline({ 'gren-lang/core': '7.4.0', 'gren-lang/node': '6.1.1' }, { 'gren-lang/url': '6.0.0' }),
+    'src/Main.gren': mainModule,
+  });
+  const run = await project.run(['make', 'Main'], { env });
+  t.is(run.code, 0, run.stdout + run.stderr);
+  t.regex(run.stdout, /Starting downloads/);
+
+  const expected = [fixtureContent('gren-lang/core', '7.4.0'), fixtureContent('gren-lang/node', '6.1.1'), fixtureContent('gren-lang/url', '6.0.0')];
+  t.deepEqual([...run.bundles.keys()], ['gren_lang_core__7_4_0.pkg.gz', 'gren_lang_node__6_1_1.pkg.gz', 'gren_lang_url__6_0_0.pkg.gz']);
+  for (const content of expected) {
+    const written = run.bundles.get(bundleFileName(content.outline.name, content.outline.version));
+    t.deepEqual(written?.outline, content.outline, `${content.outline.name}'s outline`);
+    t.deepEqual(written?.sources, content.sources, `${content.outline.name}'s sources, kernel code included`);
+  }
+  t.true(Object.keys(expected[0]?.sources ?? {}).some((module) => module.startsWith('Gren.Kernel.')), 'kernel modules made the trip');
+
+  t.is(run.backend?.command, 'make', 'the front end went on to code generation');
+  t.deepEqual(run.backend?.['entry-points'], ['Main']);
+  t.deepEqual(Object.keys(run.backend?.dependencies ?? {}).sort(), ['gren-lang/core', 'gren-lang/node', 'gren-lang/url']);
+  t.deepEqual(run.backend?.dependencies?.['gren-lang/core']?.sources, expected[0]?.sources);
+});
+
+test('gren package install NAME in a package project takes the highest version tag it is shown, and installs its minor release', async (t) => {
+  const shown = (...versions: string[]) => repositories(t, published.core.filter((c) => versions.includes(c.outline.version)));
+  // The compiler writes the range `<major>.<minor>.0 <= v < <major + 1>.0.0` of the highest tag, then installs its lower bound.
+  for (const [env, highest, installed] of [
+    [await shown('7.0.0', '7.2.0', '7.2.1', '7.4.0'), '7.4.0', '7.4.0'],
+    [await shown('7.0.0', '7.2.0', '7.2.1'), '7.2.1', '7.2.0'],
+  ] as const) {
+    const project = grenProject(t, { 'gren.json': packageOutline(), 'src/Thing.gren': thingModule });
+    const run = await project.run(['package', 'install', 'gren-lang/core'], { env });
+    t.is(run.code, 0, run.stdout + run.stderr);
+    t.deepEqual(project.outline().dependencies, { 'gren-lang/core': `${installed} <= v < 8.0.0` }, `highest tag ${highest}`);
+    t.deepEqual([...run.bundles.keys()], [bundleFileName('gren-lang/core', installed)]);
+    t.deepEqual(run.bundles.get(bundleFileName('gren-lang/core', installed)), fixtureContent('gren-lang/core', installed));
+    t.is(run.backend, null, 'installing never starts the back end');
+  }
+  const project = grenProject(t, { 'gren.json': packageOutline(), 'src/Thing.gren': thingModule });
+  const run = await project.run(['package', 'install', 'gren-lang/core'], { env: await shown('7.0.0', '7.2.1') });
+  t.not(run.code, 0, 'a highest tag whose minor release (7.2.0) is not shown cannot be installed this way');
+  t.regex(run.stdout + run.stderr, /or version 7\.2\.0, doesn't exist/);
+});
+
+test('gren package install in a package project installs the lowest version of each range, whatever is newer', async (t) => {
+  const env = await repositories(t, [...published.core, ...published.node, ...published.url]);
+  const project = grenProject(t, {
+    'gren.json': packageOutline({ 'gren-lang/core': '7.2.1 <= v < 8.0.0', 'gren-lang/url': '6.0.0 <= v < 7.0.0' }),
+    'src/Thing.gren': thingModule,
+  });
+  const run = await project.run(['package', 'install'], { env });
+  t.is(run.code, 0, run.stdout + run.stderr);
+  t.deepEqual([...run.bundles.keys()], ['gren_lang_core__7_2_1.pkg.gz', 'gren_lang_url__6_0_0.pkg.gz']);
+  t.deepEqual(run.bundles.get('gren_lang_url__6_0_0.pkg.gz'), fixtureContent('gren-lang/url', '6.0.0'));
+});
+
+test('a version without its tag does not install, and nothing of it is written', async (t) => {
+  const env = await repositories(t, published.core.filter((c) => c.outline.version !== '7.2.1'));
+  const project = grenProject(t, { 'gren.json': applicationOutline({ 'gren-lang/core': '7.2.1' }, {}, 'common'), 'src/Main.gren': thingModule.replace('Thing', 'Main') });
+  const run = await project.run(['make', 'Main'], { env });
+  t.not(run.code, 0);
+  t.regex(run.stdout + run.stderr, /PROBLEM INSTALLING PACKAGE[\s\S]*couldn't find the correct version\s+of this package[\s\S]*version 7\.2\.1, doesn't exist/);
+  t.is(run.bundles.size, 0);
+  t.is(run.backend, null);
+  t.false(fs.existsSync(path.join(project.home, '.cache', 'gren', '0.6.3', 'packages', 'gren-lang_core__7_2_1', 'gren.json')));
+});
