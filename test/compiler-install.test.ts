@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { fixtureContent, type BundleContent } from './helpers/bundle.ts';
-import { applicationOutline, bundleFileName, grenCompilerVersion, grenProject, packageOutline } from './helpers/gren.ts';
+import { applicationOutline, bundleFileName, exampleApplication, grenCompilerVersion, grenProject, packageOutline, thingSource } from './helpers/gren.ts';
 import { packageRepositories } from './helpers/package-repos.ts';
 import { tempDir } from './helpers/registry.ts';
 
@@ -14,8 +14,6 @@ import { tempDir } from './helpers/registry.ts';
  * be exactly what was published.
  */
 
-const mainModule = 'module Main exposing (main)\n\nimport Node\n\nmain : Node.SimpleProgram {}\nmain =\n    Node.defineSimpleProgram (\\_ -> Node.endSimpleProgram (Task.succeed {}))\n';
-const thingModule = 'module Thing exposing (thing)\n\nthing : Int\nthing =\n    1\n';
 
 const published = {
   core: ['7.0.0', '7.2.0', '7.2.1', '7.4.0'].map((v) => fixtureContent('gren-lang/core', v)),
@@ -37,10 +35,7 @@ test('the harness runs the compiler front end the tests rely on', (t) => {
 
 test('gren make of an application installs every dependency, each bundle exactly the published outline and sources', async (t) => {
   const env = await repositories(t, [...published.core, ...published.node, ...published.url]);
-  const project = grenProject(t, {
-    'gren.json': applicationOutline({ 'gren-lang/core': '7.4.0', 'gren-lang/node': '6.1.1' }, { 'gren-lang/url': '6.0.0' }),
-    'src/Main.gren': mainModule,
-  });
+  const project = exampleApplication(t);
   const run = await project.run(['make', 'Main'], { env });
   t.is(run.code, 0, run.stdout + run.stderr);
   t.regex(run.stdout, /Starting downloads/);
@@ -67,7 +62,7 @@ test('gren package install NAME in a package project takes the highest version t
     [await shown('7.0.0', '7.2.0', '7.2.1', '7.4.0'), '7.4.0', '7.4.0'],
     [await shown('7.0.0', '7.2.0', '7.2.1'), '7.2.1', '7.2.0'],
   ] as const) {
-    const project = grenProject(t, { 'gren.json': packageOutline(), 'src/Thing.gren': thingModule });
+    const project = grenProject(t, { 'gren.json': packageOutline(), 'src/Thing.gren': thingSource });
     const run = await project.run(['package', 'install', 'gren-lang/core'], { env });
     t.is(run.code, 0, run.stdout + run.stderr);
     t.deepEqual(project.outline().dependencies, { 'gren-lang/core': `${installed} <= v < 8.0.0` }, `highest tag ${highest}`);
@@ -75,7 +70,7 @@ test('gren package install NAME in a package project takes the highest version t
     t.deepEqual(run.bundles.get(bundleFileName('gren-lang/core', installed)), fixtureContent('gren-lang/core', installed));
     t.is(run.backend, null, 'installing never starts the back end');
   }
-  const project = grenProject(t, { 'gren.json': packageOutline(), 'src/Thing.gren': thingModule });
+  const project = grenProject(t, { 'gren.json': packageOutline(), 'src/Thing.gren': thingSource });
   const run = await project.run(['package', 'install', 'gren-lang/core'], { env: await shown('7.0.0', '7.2.1') });
   t.not(run.code, 0, 'a highest tag whose minor release (7.2.0) is not shown cannot be installed this way');
   t.regex(run.stdout + run.stderr, /or version 7\.2\.0, doesn't exist/);
@@ -85,7 +80,7 @@ test('gren package install in a package project installs the lowest version of e
   const env = await repositories(t, [...published.core, ...published.node, ...published.url]);
   const project = grenProject(t, {
     'gren.json': packageOutline({ 'gren-lang/core': '7.2.1 <= v < 8.0.0', 'gren-lang/url': '6.0.0 <= v < 7.0.0' }),
-    'src/Thing.gren': thingModule,
+    'src/Thing.gren': thingSource,
   });
   const run = await project.run(['package', 'install'], { env });
   t.is(run.code, 0, run.stdout + run.stderr);
@@ -95,7 +90,7 @@ test('gren package install in a package project installs the lowest version of e
 
 test('a version without its tag does not install, and nothing of it is written', async (t) => {
   const env = await repositories(t, published.core.filter((c) => c.outline.version !== '7.2.1'));
-  const project = grenProject(t, { 'gren.json': applicationOutline({ 'gren-lang/core': '7.2.1' }, {}, 'common'), 'src/Main.gren': thingModule.replace('Thing', 'Main') });
+  const project = grenProject(t, { 'gren.json': applicationOutline({ 'gren-lang/core': '7.2.1' }, {}, 'common'), 'src/Main.gren': thingSource.replace('Thing', 'Main') });
   const run = await project.run(['make', 'Main'], { env });
   t.not(run.code, 0);
   t.regex(run.stdout + run.stderr, /PROBLEM INSTALLING PACKAGE[\s\S]*couldn't find the correct version\s+of this package[\s\S]*version 7\.2\.1, doesn't exist/);

@@ -179,3 +179,17 @@ export function packageOutline(dependencies: Record<string, string> = {}, grenVe
   };
   return JSON.stringify(outline, null, 4);
 }
+
+/** An application's Main module (a Node program doing nothing). */
+export const mainSource = 'module Main exposing (main)\n\nimport Node\n\nmain : Node.SimpleProgram {}\nmain =\n    Node.defineSimpleProgram (\\_ -> Node.endSimpleProgram (Task.succeed {}))\n';
+
+/** The module `packageOutline()` exposes. */
+export const thingSource = 'module Thing exposing (thing)\n\nthing : Int\nthing =\n    1\n';
+
+/** The application the tests build, its Main importing Node: gren-lang/core 7.4.0 and gren-lang/node 6.1.1, and gren-lang/url 6.0.0 for node. */
+export function exampleApplication(t: { teardown(fn: () => unknown): void }): GrenProject {
+  return grenProject(t, {
+    'gren.json': applicationOutline({ 'gren-lang/core': '7.4.0', 'gren-lang/node': '6.1.1' }, { 'gren-lang/url': '6.0.0' }),
+    'src/Main.gren': mainSource,
+  });
+}
