@@ -8,4 +8,5 @@ process.exitCode = await runCli(process.argv.slice(2), {
   stdin: process.stdin,
   stdout: process.stdout,
   stderr: process.stderr,
+  self: [process.execPath, import.meta.filename],
 });

@@ -12,20 +12,29 @@ export type OptionSpec = {
 export type CommandInput = {
   positionals: string[];
   options: Record<string, string | boolean | undefined>;
+  /** For a command that runs another one: that command line, untouched (empty otherwise). */
+  rest: string[];
 };
 
 /** One command of the command line; `Context` is what the entry point gives every command. */
 export type CommandSpec<Context> = {
   /** The words that name it: `whoami`, `identity create`. */
   name: string;
-  /** Its positional arguments, optional ones in brackets: `['NAME', '[EMAIL]']`. */
+  /** Its positional arguments, optional ones in brackets: `['NAME', '[EMAIL]']`; a last one ending in `...` takes any number. */
   args: string[];
+  /**
+   * Set for a command that runs another command: its placeholder in the help (`COMMAND [ARGS...]`).
+   * That command line starts after `--`, or at the first word after this command's own options,
+   * and is handed over untouched in `input.rest`.
+   */
+  rest?: string;
   summary: string;
   /** Further paragraphs for `--help`. */
   details?: string[];
   options?: Record<string, OptionSpec>;
   examples?: string[];
-  run(context: Context, input: CommandInput): Promise<void>;
+  /** Does the work; a command that runs another one resolves with that command's exit code. */
+  run(context: Context, input: CommandInput): Promise<void | number>;
 };
 
 export const globalOptions: Record<string, OptionSpec> = {
@@ -79,21 +88,25 @@ function wrap(text: string, indent = ''): string[] {
   return lines;
 }
 
-function readInput<C>(command: CommandSpec<C>, args: string[]): CommandInput {
+function readInput<C>(command: CommandSpec<C>, args: string[], rest: string[]): CommandInput {
   let parsed;
   try {
     parsed = parseArgs({ args, options: toParseOptions({ ...globalOptions, ...command.options }), strict: true, allowPositionals: true });
   } catch (err) {
     throw usageError(parseErrorSentence(command.name, (err as Error).message), `Run gren-registry ${command.name} --help.`);
   }
-  const input: CommandInput = { positionals: parsed.positionals, options: parsed.values as CommandInput['options'] };
+  const input: CommandInput = { positionals: parsed.positionals, options: parsed.values as CommandInput['options'], rest };
   if (input.options['help']) return input;
   const required = command.args.filter((a) => !a.startsWith('[')).length;
   if (input.positionals.length < required) {
     const missing = command.args[input.positionals.length] ?? '';
     throw usageError(`gren-registry ${command.name} needs ${missing}.`, `Usage: gren-registry ${usageLine(command)}`);
   }
-  if (input.positionals.length > command.args.length) {
+  if (command.rest !== undefined && rest.length === 0) {
+    throw usageError(`gren-registry ${command.name} needs the command to run, after --.`, `Usage: gren-registry ${usageLine(command)}`);
+  }
+  const variadic = command.args.at(-1)?.replace(/\]$/, '').endsWith('...') === true;
+  if (!variadic && input.positionals.length > command.args.length) {
     throw usageError(`gren-registry ${command.name} takes ${command.args.length === 0 ? 'no arguments' : `at most ${command.args.length} argument(s)`}; got "${input.positionals.slice(command.args.length).join(' ')}".`, `Usage: gren-registry ${usageLine(command)}`);
   }
   return input;
@@ -116,9 +129,29 @@ export function parseCommandLine<C>(argv: string[], commands: CommandSpec<C>[]):
     throw usageError(`"${values[0]}" is not a command.`, 'Run gren-registry --help to see the commands.');
   }
   const used = new Set(words.slice(0, command.name.split(' ').length).map((w) => w.index));
-  const input = readInput(command, argv.filter((_, index) => !used.has(index)));
+  const { own, rest } = command.rest === undefined ? { own: argv, rest: [] } : splitRest(command, argv, used);
+  const input = readInput(command, own.filter((_, index) => !used.has(index)), rest);
   if (input.options['help']) return { kind: 'help', text: commandHelp(command) };
   return { kind: 'command', command, input };
+}
+
+/**
+ * For a command that runs another one: argv up to the command line it runs, and that command
+ * line, which starts after `--` or at the first word that is neither an option of this command
+ * (with its value) nor one of this command's own words (`used`).
+ */
+function splitRest<C>(command: CommandSpec<C>, argv: string[], used: Set<number>): { own: string[]; rest: string[] } {
+  const options = toParseOptions({ ...globalOptions, ...command.options });
+  const { tokens } = parseArgs({ args: argv, options, strict: false, allowPositionals: true, tokens: true });
+  const start = tokens.find((t) => t.kind === 'option-terminator' || (t.kind === 'positional' && !used.has(t.index)));
+  if (!start) return { own: argv, rest: [] };
+  return { own: argv.slice(0, start.index), rest: argv.slice(start.kind === 'option-terminator' ? start.index + 1 : start.index) };
+}
+
+/** The arguments meant for gren-registry itself: everything before a `--`. */
+export function ownArguments(argv: string[]): string[] {
+  const end = argv.indexOf('--');
+  return end === -1 ? argv : argv.slice(0, end);
 }
 
 function isGroup<C>(word: string, commands: CommandSpec<C>[]): boolean {
@@ -126,7 +159,8 @@ function isGroup<C>(word: string, commands: CommandSpec<C>[]): boolean {
 }
 
 export function usageLine<C>(command: CommandSpec<C>): string {
-  return [command.name, ...command.args, '[options]'].join(' ');
+  const rest = command.rest === undefined ? [] : ['--', command.rest];
+  return [command.name, ...command.args, '[options]', ...rest].join(' ');
 }
 
 function optionLines(options: Record<string, OptionSpec>): string[] {
@@ -152,12 +186,13 @@ function helpFor<C>(words: string[], commands: CommandSpec<C>[]): string {
   if (command) return commandHelp(command);
   const group = words[0] !== undefined && isGroup(words[0], commands) ? words[0] : null;
   const listed = group ? commands.filter((c) => c.name.startsWith(`${group} `)) : commands;
-  const width = Math.max(...listed.map((c) => usageLine(c).length - ' [options]'.length));
+  const heads = listed.map((c) => usageLine(c).replace(/ \[options\]$/, ''));
+  const width = Math.max(...heads.map((head) => head.length));
   const lines = [
     group ? `Usage: gren-registry ${group} COMMAND [options]` : 'Usage: gren-registry COMMAND [options]',
     '',
     group ? `The ${group} commands:` : 'The command line client of the Gren package registry. Commands:',
-    ...listed.map((c) => `  ${usageLine(c).replace(/ \[options\]$/, '').padEnd(width)}  ${c.summary}`),
+    ...listed.map((c, index) => `  ${(heads[index] ?? '').padEnd(width)}  ${c.summary}`),
     '',
     'Common options:',
     ...optionLines(globalOptions),

@@ -17,6 +17,15 @@ export function packageName(raw: string): PackageName {
   return { author, name, full: `${author}/${name}` };
 }
 
+/** A publishing identity's name: 1 to 39 letters, digits and single dashes. */
+export function identityName(raw: string): string {
+  const name = raw.trim();
+  if (name.length > 39 || !/^[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*$/.test(name)) {
+    throw usageError(`"${raw}" is not a publishing identity: expected 1 to 39 letters, digits and single dashes, such as gren-lang.`);
+  }
+  return name;
+}
+
 export function version(raw: string, what = 'version'): string {
   if (!/^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$/.test(raw.trim())) {
     throw usageError(`"${raw}" is not a ${what}: expected MAJOR.MINOR.PATCH, such as 1.0.0.`);

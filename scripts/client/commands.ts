@@ -6,6 +6,9 @@ import { tokenCommands } from './token-commands.ts';
 import { sessionsCommands } from './sessions-commands.ts';
 import { publishCommand } from './publish.ts';
 import { packageCommands } from './package-commands.ts';
+import { execCommand } from './exec.ts';
+import { gitConfigCommand } from './git-config.ts';
+import { gitCredentialCommand } from './git-credential.ts';
 
 /** Every command of gren-registry, in the order the help lists them. */
 export const commands: CommandSpec<Context>[] = [
@@ -17,4 +20,7 @@ export const commands: CommandSpec<Context>[] = [
   ...sessionsCommands,
   publishCommand,
   ...packageCommands,
+  execCommand,
+  gitConfigCommand,
+  gitCredentialCommand,
 ];

@@ -24,8 +24,14 @@ export type Context = {
   /** Whether a person is at the keyboard (stdin is a terminal). */
   interactive: boolean;
   cwd: string;
+  /** The environment this client runs in, which a command it runs inherits. */
+  env: Record<string, string | undefined>;
+  /** The token in use: GREN_REGISTRY_TOKEN, else the saved login for this registry. */
+  token: string | null;
   /** Where the token in use comes from. */
   tokenSource: 'GREN_REGISTRY_TOKEN' | 'login' | null;
+  /** The command line that starts this client again: the Node binary and the script, absolute paths. */
+  self: string[];
 };
 
 export type ProcessLike = {
@@ -34,6 +40,8 @@ export type ProcessLike = {
   stdin: Readable & { isTTY?: boolean };
   stdout: Writable & { isTTY?: boolean };
   stderr: Writable & { isTTY?: boolean };
+  /** The command line that starts this client again, for git to run it as a credential helper. */
+  self: string[];
 };
 
 /** Builds the context of one run from the process and the common options (--registry, --json). */
@@ -56,6 +64,9 @@ export function createContext(proc: ProcessLike, input: CommandInput): Context &
     lines: () => (reader ??= lineReader(proc.stdin, proc.stderr)),
     interactive: proc.stdin.isTTY === true,
     cwd: proc.cwd,
+    env: proc.env,
+    token,
+    self: proc.self,
     tokenSource: envToken !== null ? 'GREN_REGISTRY_TOKEN' : saved ? 'login' : null,
     close: () => reader?.close(),
   };

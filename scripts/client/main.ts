@@ -1,4 +1,4 @@
-import { parseCommandLine } from './args.ts';
+import { ownArguments, parseCommandLine } from './args.ts';
 import { CliError } from './cli-error.ts';
 import { commands } from './commands.ts';
 import { createContext, type ProcessLike } from './context.ts';
@@ -12,7 +12,10 @@ function asCliError(err: unknown): CliError {
   return new CliError('unexpected', `Something went wrong in gren-registry: ${(err as Error).message ?? String(err)}`);
 }
 
-/** Runs one command line; resolves with the exit code (0 done, 1 failed or refused, 2 usage error). */
+/**
+ * Runs one command line; resolves with the exit code (0 done, 1 failed or refused, 2 usage
+ * error), or, for a command that runs another one, that command's.
+ */
 export async function runCli(argv: string[], proc: ProcessLike): Promise<number> {
   let close = () => {};
   try {
@@ -23,11 +26,10 @@ export async function runCli(argv: string[], proc: ProcessLike): Promise<number>
     }
     const context = createContext(proc, parsed.input);
     close = context.close;
-    await parsed.command.run(context, parsed.input);
-    return 0;
+    return (await parsed.command.run(context, parsed.input)) ?? 0;
   } catch (err) {
     const error = asCliError(err);
-    createOutput({ stdout: proc.stdout, stderr: proc.stderr, json: argv.includes('--json') }).error(error);
+    createOutput({ stdout: proc.stdout, stderr: proc.stderr, json: ownArguments(argv).includes('--json') }).error(error);
     return error.exitCode;
   } finally {
     close();

@@ -4,13 +4,14 @@ import { spawn } from 'node:child_process';
 import { startRegistryWithMail, readLoginMail, type MailRegistry } from './accounts.ts';
 import { tempDir } from './registry.ts';
 
-const cli = path.resolve(import.meta.dirname, '../../scripts/gren-registry.ts');
+/** The client's entry point, run as a person runs it. */
+export const clientScript = path.resolve(import.meta.dirname, '../../scripts/gren-registry.ts');
 
 export type Run = { code: number | null; stdout: string; stderr: string };
 
 /** The client as a person starts it: its own process, HOME in a temporary folder, stdin left open. */
 export function startClient(args: string[], options: { home: string; registry?: string; env?: Record<string, string>; cwd?: string }) {
-  const child = spawn(process.execPath, [cli, ...args], {
+  const child = spawn(process.execPath, [clientScript, ...args], {
     ...(options.cwd ? { cwd: options.cwd } : {}),
     env: {
       PATH: process.env['PATH'] ?? '',
