@@ -148,6 +148,10 @@ test('exec: appends its settings after the caller\'s, passes the exit code throu
     `command line:\thttp.http://127.0.0.1:9/.extraheader=Authorization: Bearer ${token}`,
   ]);
 
+  fs.writeFileSync(project.gitConfig, '[url "git@github.com:"]\n\tinsteadOf = https://github.com/\n');
+  const overSsh = await client(project, ['exec', '--registry', 'http://127.0.0.1:9', '--', ...rewritten('https://github.com/gren-lang/core.git')]);
+  t.is(overSsh.stdout, 'http://127.0.0.1:9/git/gren-0.6.3/gren-lang/core.git\n', "exec wins over the user's own rewrite of GitHub URLs");
+
   t.is((await client(project, ['exec', '--', 'sh', '-c', 'exit 7'])).code, 7);
   t.is((await client(project, ['exec', '--', 'sh', '-c', 'kill -TERM $$'])).code, 128 + 15);
   const own = await client(project, ['exec', 'sh', '-c', 'echo "$@"', 'sh', '--json', '--registry', 'x']);
@@ -189,6 +193,9 @@ test('git-config: lines a shell runs for good, one per identity, the token kept 
   t.is(await git(rewritten('https://github.com/gren-lang/core.git').slice(1)), `${server.url}/git/gren-lang/core.git\n`);
   t.is(await git(rewritten('https://github.com/elm/core.git').slice(1)), 'https://github.com/elm/core.git\n', 'other GitHub repositories stay on GitHub');
   t.deepEqual((await git(['config', '--global', '--get-all', `credential.${server.url}.helper`])).split('\n'), ['', helper, ''], 'running the lines twice adds nothing');
+
+  const once = await client(project, ['exec', '--registry', server.url, '--', ...rewritten('https://github.com/gren-lang/core.git')]);
+  t.is(once.stdout, `${server.url}/git/gren-0.6.3/gren-lang/core.git\n`, 'exec still takes the compiler\'s view over the permanent setting');
 
   const anonymous = await project.run(['make', 'Main']);
   t.not(anonymous.code, 0, 'not logged in: the helper answers nothing and git may not prompt');

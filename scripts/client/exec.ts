@@ -1,10 +1,10 @@
 import os from 'node:os';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import type { CommandSpec } from './args.ts';
 import { version } from './arguments.ts';
 import { CliError } from './cli-error.ts';
 import type { Context } from './context.ts';
-import { bearerHeader, packagesBase, rewriteAll, withGitSettings, type GitSetting } from './git-settings.ts';
+import { bearerHeader, outdoRewrites, packagesBase, rewriteAll, withGitSettings, type GitSetting } from './git-settings.ts';
 import { grenVersionFor } from './gren-version.ts';
 
 /** Signals passed on to the command; an interrupt typed at the terminal reaches it directly, as it reaches every process of the job. */
@@ -20,6 +20,16 @@ async function compilerVersion(context: Context, given: unknown, command: string
       'whatever compiler it needs. Give the compiler version with --gren-version.',
   );
   return null;
+}
+
+/** The values of the `url.<base>.insteadOf` settings git reads in `env` (none when git is missing). */
+function configuredRewrites(env: Record<string, string | undefined>, cwd: string): Promise<string[]> {
+  return new Promise((resolve) => {
+    execFile('git', ['config', '--get-regexp', '^url\\..*\\.insteadof$'], { env, cwd }, (err, stdout) => {
+      if (err) return resolve([]);
+      resolve(String(stdout).split('\n').flatMap((line) => (line.includes(' ') ? [line.slice(line.indexOf(' ') + 1)] : [])));
+    });
+  });
 }
 
 /** Runs the command with `env`, inheriting the terminal; resolves with its exit code (128 + the signal's number when a signal ended it). */
@@ -57,7 +67,8 @@ export const execCommand: CommandSpec<Context> = {
     'The command gets, in its environment only, git settings that send every https://github.com/ repository URL to ' +
       "the registry's package repositories for the compiler in use (the version gren --version reports, gren being " +
       'found as the command would find it, on its PATH), and, when you are logged in or GREN_REGISTRY_TOKEN is set, ' +
-      'the token for private packages. The token is never on a command line. Nothing is written to any git config file.',
+      'the token for private packages. These win over any rewrite of GitHub URLs in your git config files ' +
+      '(such as those of gren-registry git-config). The token is never on a command line. Nothing is written to any git config file.',
     'The exit code is the command\'s. Without gren on the PATH, every version of a package is offered, whatever compiler it needs.',
   ],
   options: {
@@ -66,7 +77,9 @@ export const execCommand: CommandSpec<Context> = {
   examples: ['gren-registry exec -- gren make Main', 'gren-registry exec -- gren package install gren-lang/core', 'gren-registry exec --gren-version 0.6.3 -- npx gren make Main'],
   async run(context, input) {
     const grenVersion = await compilerVersion(context, input.options['gren-version'], input.rest);
-    const settings: GitSetting[] = [rewriteAll(context.registry, grenVersion)];
+    const rewrite = rewriteAll(context.registry, grenVersion);
+    const configured = await configuredRewrites(context.env, context.cwd);
+    const settings: GitSetting[] = [rewrite, ...outdoRewrites(configured, packagesBase(context.registry, grenVersion))];
     if (context.token !== null) settings.push(bearerHeader(context.registry, context.token));
     return run(input.rest, withGitSettings(context.env, settings), context.cwd);
   },

@@ -27,6 +27,26 @@ export function rewriteAll(registry: string, grenVersion: string | null): GitSet
   return { key: `url.${packagesBase(registry, grenVersion)}.insteadOf`, value: githubBase };
 }
 
+/** The characters that may follow a prefix inside a GitHub repository URL: owner, name, `.git`, `/`. */
+const urlCharacters = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._/';
+
+/**
+ * Settings that take precedence over `configured` rewrites of GitHub URLs (from the user's git
+ * config files) for one command, sending those URLs under `base` too. Git takes the longest
+ * matching `insteadOf` and, between equal ones, the first read, which is a config file's; so a
+ * configured `https://github.com/gren-lang/` (say, from git-config) is outdone by one setting per
+ * character that can follow it, `https://github.com/gren-lang/a` and so on, each one longer.
+ */
+export function outdoRewrites(configured: string[], base: string): GitSetting[] {
+  const settings: GitSetting[] = [];
+  for (const value of new Set(configured)) {
+    if (!value.startsWith(githubBase)) continue;
+    const path = value.slice(githubBase.length);
+    for (const character of urlCharacters) settings.push({ key: `url.${base}${path}${character}.insteadOf`, value: `${value}${character}` });
+  }
+  return settings;
+}
+
 /** Sends one publishing identity's GitHub URLs to the registry, so that other GitHub repositories keep working. */
 export function rewriteIdentity(registry: string, identity: string, grenVersion: string | null): GitSetting {
   return { key: `url.${packagesBase(registry, grenVersion)}${identity}/.insteadOf`, value: `${githubBase}${identity}/` };
