@@ -5,6 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { fixtureContent, type BundleContent } from './helpers/bundle.ts';
 import { applicationOutline, bundleFileName, exampleApplication, grenCompilerVersion, grenProject, packageOutline, thingSource } from './helpers/gren.ts';
 import { packageRepositories } from './helpers/package-repos.ts';
+import { gitCmd } from './helpers/git.ts';
 import { tempDir } from './helpers/registry.ts';
 
 /*
@@ -97,4 +98,21 @@ test('a version without its tag does not install, and nothing of it is written',
   t.is(run.bundles.size, 0);
   t.is(run.backend, null);
   t.false(fs.existsSync(path.join(project.home, '.cache', 'gren', '0.6.3', 'packages', 'gren-lang_core__7_2_1', 'gren.json')));
+});
+
+test('gren package install NAME fails once git ls-remote --tags prints more than 4096 bytes', async (t) => {
+  const base = fixtureContent('gren-lang/core', '7.4.0');
+  for (const [count, installs] of [
+    [70, true],
+    [71, false],
+  ] as const) {
+    const versions = Array.from({ length: count }, (_, minor) => ({ ...base, outline: { ...base.outline, version: `7.${minor}.0` } }));
+    const env = await repositories(t, versions);
+    const listed = await gitCmd(['ls-remote', '--tags', 'https://github.com/gren-lang/core.git'], { env: { ...process.env, ...env } });
+    t.is(listed.length > 4096, !installs, `${count} tags: ${listed.length} bytes`);
+    const project = grenProject(t, { 'gren.json': packageOutline(), 'src/Thing.gren': thingSource });
+    const run = await project.run(['package', 'install', 'gren-lang/core'], { env });
+    t.is(run.code === 0, installs, `${count} tags`);
+    t.deepEqual(project.outline().dependencies, installs ? { 'gren-lang/core': `7.${count - 1}.0 <= v < 8.0.0` } : {});
+  }
 });

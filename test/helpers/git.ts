@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 const run = promisify(execFile);
 
 /** Runs the `git` command (the independent judge of our repositories) and returns its output. */
-export async function gitCmd(args: string[], options: { cwd?: string } = {}): Promise<string> {
+export async function gitCmd(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<string> {
   const { stdout } = await run('git', args, { maxBuffer: 256 * 1024 * 1024, ...options });
   return stdout;
 }

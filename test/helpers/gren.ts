@@ -31,7 +31,8 @@ import { tempDir } from './registry.ts';
  *   https://github.com/<author>/<name>.git` into `$HOME/.cache/gren/<compiler version>/packages/<author>_<name>__<x>_<y>_<z>`
  *   (reused as it is when that folder exists), reads gren.json and src/, and writes the bundle
  *   (its outline re-encoded, the sources as read) into `gren_packages/`. Git's exit code 128
- *   reads as "no such version"; each git command may print at most 4096 bytes and take 30 s.
+ *   reads as "no such version"; each git command may print at most 4096 bytes and take 30 s,
+ *   past which gren kills it and fails: `git ls-remote --tags` lists about 70 versions at most.
  */
 
 /** The version of the compiler front end installed in node_modules. */
