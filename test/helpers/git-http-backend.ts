@@ -47,6 +47,7 @@ function runBackend(req: http.IncomingMessage, res: http.ServerResponse, root: s
   if (req.headers['git-protocol']) env['GIT_PROTOCOL'] = String(req.headers['git-protocol']);
   if (req.headers['content-encoding']) env['HTTP_CONTENT_ENCODING'] = String(req.headers['content-encoding']);
   const child = spawn('git', ['http-backend'], { env, stdio: ['pipe', 'pipe', 'ignore'] });
+  child.stdin.on('error', () => {}); // git may answer before reading the whole request
   req.pipe(child.stdin);
   let head = Buffer.alloc(0);
   let started = false;
