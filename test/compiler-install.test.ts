@@ -2,10 +2,14 @@ import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { fixtureContent, type BundleContent } from './helpers/bundle.ts';
+import { fixtureContent, fixtures, type BundleContent } from './helpers/bundle.ts';
 import { applicationOutline, bundleFileName, exampleApplication, grenCompilerVersion, grenProject, packageOutline, thingSource } from './helpers/gren.ts';
 import { packageRepositories } from './helpers/package-repos.ts';
 import { gitCmd } from './helpers/git.ts';
+import { startRegistryWithMail } from './helpers/accounts.ts';
+import { publisher, published as publish, revokeCall } from './helpers/fixtures.ts';
+import { dataPaths } from '../gateway/registry.ts';
+import { withGitSettings, type GitSetting } from '../scripts/client/git-settings.ts';
 import { tempDir } from './helpers/registry.ts';
 
 /*
@@ -27,7 +31,12 @@ async function repositories(t: { teardown(fn: () => unknown): void }, versions: 
   const root = tempDir('gren-repos-');
   t.teardown(() => fs.rmSync(root, { recursive: true, force: true }));
   await packageRepositories(root, versions);
-  return { GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: `url.${pathToFileURL(root).href}/.insteadOf`, GIT_CONFIG_VALUE_0: 'https://github.com/' };
+  return gitSettings([{ key: `url.${pathToFileURL(root).href}/.insteadOf`, value: 'https://github.com/' }]);
+}
+
+/** `settings` as the environment variables git reads them from. */
+function gitSettings(settings: GitSetting[]): Record<string, string> {
+  return withGitSettings({}, settings) as Record<string, string>;
 }
 
 test('the harness runs the compiler front end the tests rely on', (t) => {
@@ -115,4 +124,51 @@ test('gren package install NAME fails once git ls-remote --tags prints more than
     t.is(run.code === 0, installs, `${count} tags`);
     t.deepEqual(project.outline().dependencies, installs ? { 'gren-lang/core': `7.${count - 1}.0 <= v < 8.0.0` } : {});
   }
+});
+
+/** The package and version a fixture holds, by its outline. */
+function nameAndVersion(file: string): [string, string] {
+  const { outline } = fixtures().find((f) => f.file === file)!;
+  return [outline.name, outline.version];
+}
+
+test('what the registry publishes, gren installs from its package tags; a revoked version it cannot', async (t) => {
+  const reg = await startRegistryWithMail();
+  t.teardown(() => reg.close());
+  const token = await publisher(reg, 'robin@example.com', ['gren-lang']);
+  const files = ['gren_lang_core__7_0_0.pkg.gz', 'gren_lang_core__7_4_0.pkg.gz', 'gren_lang_url__6_0_0.pkg.gz', 'gren_lang_node__6_1_1.pkg.gz'];
+  for (const file of files) await publish(reg.url, token, ...nameAndVersion(file), fixtures().find((f) => f.file === file)!.bytes);
+  // Each package's tags are in its namespace of the public repository; git's own upload-pack serves one namespace.
+  const gitDir = dataPaths(reg.dataDir).publicGit;
+  const env = gitSettings([
+    { key: 'protocol.ext.allow', value: 'always' },
+    ...['core', 'url', 'node'].map((name) => ({ key: `url.ext::git --namespace=gren-lang/${name} %s ${gitDir}.insteadOf`, value: `https://github.com/gren-lang/${name}.git` })),
+  ]);
+
+  const reference = tempDir('gren-reference-');
+  t.teardown(() => fs.rmSync(reference, { recursive: true, force: true }));
+  const built = await packageRepositories(reference, files.map((file) => fixtureContent(...nameAndVersion(file))));
+  for (const [name, versions] of built) {
+    for (const [version, { tree }] of versions) {
+      const tag = `refs/namespaces/${name.replace('/', '/refs/namespaces/')}/refs/tags/${version}`;
+      t.is((await gitCmd(['--git-dir', gitDir, 'rev-parse', `${tag}^{tree}`])).trim(), tree, `${name} ${version}: the registry's tag holds the reference tree`);
+    }
+  }
+
+  const application = exampleApplication(t);
+  const made = await application.run(['make', 'Main'], { env });
+  t.is(made.code, 0, made.stdout + made.stderr);
+  for (const content of [fixtureContent('gren-lang/core', '7.4.0'), fixtureContent('gren-lang/node', '6.1.1'), fixtureContent('gren-lang/url', '6.0.0')]) {
+    t.deepEqual(made.bundles.get(bundleFileName(content.outline.name, content.outline.version)), content, content.outline.name);
+  }
+  const added = grenProject(t, { 'gren.json': packageOutline(), 'src/Thing.gren': thingSource });
+  t.is((await added.run(['package', 'install', 'gren-lang/core'], { env })).code, 0);
+  t.deepEqual(added.outline().dependencies, { 'gren-lang/core': '7.4.0 <= v < 8.0.0' });
+
+  t.is((await revokeCall(reg.url, token, 'gren-lang/core', '7.0.0', 'legal takedown')).status, 200);
+  const old = grenProject(t, { 'gren.json': applicationOutline({ 'gren-lang/core': '7.0.0' }, {}, 'common'), 'src/Main.gren': thingSource.replace('Thing', 'Main') });
+  const refused = await old.run(['make', 'Main'], { env });
+  t.not(refused.code, 0);
+  t.regex(refused.stdout + refused.stderr, /or version 7\.0\.0, doesn't exist/);
+  t.is(refused.bundles.size, 0);
 });
