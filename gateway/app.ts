@@ -12,6 +12,7 @@ import type { Mailer } from './mailer.ts';
 import type { Permissions } from './permissions.ts';
 import type { Packages } from './packages/packages.ts';
 import type { Notifier } from './notifications/notifier.ts';
+import type { GitProcesses } from '../index-repo/git-processes.ts';
 import { authenticate } from './authenticate.ts';
 import { identifyClient } from './client-address.ts';
 import { sessionRoutes } from './routes/session.ts';
@@ -38,6 +39,8 @@ export type AppDeps = {
   permissions: Permissions;
   packages: Packages;
   notifier: Notifier;
+  /** The Git processes that serve clones and fetches, bounded. */
+  git: GitProcesses;
 };
 
 /** Renders catalog errors as `{"error", "message"}`; anything else is a logged 500 that shows nothing. */
@@ -75,8 +78,8 @@ export function createApp(deps: AppDeps): Koa {
   app.use(requestLog(deps.log));
   app.use(errorHandler(deps.log));
   app.use(staticIndex(deps));
-  app.use(gitHttp(deps));
   app.use(identifyClient(deps.config));
+  app.use(gitHttp(deps));
   app.use(authenticate(deps));
 
   const health = new Router();

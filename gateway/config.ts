@@ -16,6 +16,8 @@ export type Config = {
   webhookSecret: string | null;
   /** Which peers may say, in X-Forwarded-For, whom they forward; null: nobody (the socket's address is the client's). */
   trustProxy: TrustProxy | null;
+  /** Serving Git: processes at once, requests that may wait for one, seconds a request may take. */
+  git: { processes: number; queue: number; timeoutSeconds: number };
 };
 
 /** A block of addresses: `10.0.0.0/8`, or one address as a /32 (IPv4) or /128 (IPv6). */
@@ -71,6 +73,16 @@ function readUrl(env: Env, name: string, protocols: string[]): string | null {
 /** Hides the password of a URL such as smtp://user:pass@host, for messages and logs. */
 export function redactUrl(raw: string): string {
   return raw.replace(/\/\/([^/@:]*):[^/@]*@/, '//$1:***@');
+}
+
+function readInteger(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = read(env, name);
+  if (raw === null) return fallback;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || value < min || value > max) {
+    throw new ConfigError(name, `expected a whole number from ${min} to ${max}, got "${raw}"`);
+  }
+  return value;
 }
 
 function readMailFrom(env: Env): string {
@@ -135,5 +147,10 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
     webhookUrls,
     webhookSecret,
     trustProxy: readTrustProxy(env),
+    git: {
+      processes: readInteger(env, 'GIT_PROCESSES', 4, 1, 256),
+      queue: readInteger(env, 'GIT_QUEUE', 64, 0, 100_000),
+      timeoutSeconds: readInteger(env, 'GIT_TIMEOUT_SECONDS', 300, 1, 86_400),
+    },
   };
 }

@@ -1,50 +1,140 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import type Koa from 'koa';
+import { finished } from 'node:stream/promises';
 import type { AppDeps } from './app.ts';
-import { fail } from './errors.ts';
+import { ApiError, fail } from './errors.ts';
+import { principalFromHeader } from './authenticate.ts';
+import { clientOf } from './client-address.ts';
+import { includes } from './permissions.ts';
+import { GIT_PREFIXES, gitRoute, type GitRepository } from './git-route.ts';
+import { GitBusyError, GitStoppedError } from '../index-repo/git-processes.ts';
+import { uploadPack, type UploadPackRequest, type UploadPackResponse } from '../index-repo/upload-pack.ts';
 
-const PREFIX = '/index.git/';
+type Service = UploadPackRequest['service'];
 
-/** The files a dumb-HTTP `git clone` asks for, and whether they ever change. */
-const CLONE_FILES: Array<{ pattern: RegExp; immutable: boolean }> = [
-  { pattern: /^HEAD$/, immutable: false },
-  { pattern: /^info\/refs$/, immutable: false },
-  { pattern: /^objects\/info\/packs$/, immutable: false },
-  { pattern: /^objects\/[0-9a-f]{2}\/[0-9a-f]{38}$/, immutable: true },
-  { pattern: /^objects\/pack\/pack-[0-9a-f]{40}\.(pack|idx)$/, immutable: true },
-];
+/** What a URL resolves to once its reader is known to be allowed: where Git reads, and what it shows. */
+type Target = { gitDir: string; namespace: string | null; hideRefs: string[]; protocolV2: boolean; label: Record<string, string> };
+
+const BASIC_CHALLENGE = { 'WWW-Authenticate': 'Basic realm="Gren registry"' };
 
 /**
- * Serves the public index repository for `git clone <registry>/index.git` over plain HTTP:
- * only the files Git's dumb protocol reads, straight from the bare repository, which the
- * index repository keeps ready for it (server info current, objects packed).
+ * Git's smart HTTP protocol, fetching only, served by Git itself (index-repo/upload-pack.ts):
+ * `/index.git/...`, the public index whole, and `/git/[gren-<v>/]<author>/<name>.git/...`, one
+ * package's tags (and, with `gren-<v>`, only the versions that compiler can use). Each request
+ * is a short list of steps: read the URL, check the service, resolve the repository (and for a
+ * private package, who asks), hand the request to Git.
  */
 export function gitHttp(deps: AppDeps): Koa.Middleware {
   return async (ctx, next) => {
-    if (!ctx.path.startsWith(PREFIX)) return next();
-    if (ctx.method !== 'GET' && ctx.method !== 'HEAD') throw fail('method_not_allowed', 'The index repository is read-only: use GET or HEAD.');
-    const relative = ctx.path.slice(PREFIX.length);
-    const rule = CLONE_FILES.find((r) => r.pattern.test(relative));
-    if (!rule) throw fail('not_found', 'There is no such file in the index repository.');
-    const file = path.join(deps.index.gitDir, relative);
-    let stat: fs.Stats;
-    try {
-      stat = await fs.promises.stat(file);
-    } catch {
-      throw fail('not_found', 'There is no such file in the index repository.');
-    }
-    ctx.set('Cache-Control', rule.immutable ? 'public, max-age=31536000, immutable' : 'no-cache');
-    ctx.type = relative.startsWith('objects/') ? 'application/x-git-loose-object' : 'text/plain; charset=utf-8';
-    if (relative.startsWith('objects/pack/')) ctx.type = relative.endsWith('.pack') ? 'application/x-git-packed-objects' : 'application/x-git-packed-objects-toc';
-    ctx.length = stat.size;
-    ctx.lastModified = stat.mtime;
-    ctx.status = 200;
-    if (ctx.fresh) {
-      ctx.status = 304;
-      return;
-    }
-    if (ctx.method === 'HEAD') return;
-    ctx.body = fs.createReadStream(file);
+    if (!GIT_PREFIXES.some((prefix) => ctx.path.startsWith(prefix))) return next();
+    const route = gitRoute(ctx.path);
+    if (!route) throw notFound();
+    const service = serviceOf(ctx, route.file);
+    const target = resolve(deps, ctx, route.repository);
+    await serve(deps, ctx, target, service);
   };
+}
+
+const notFound = () => fail('not_found', 'Repository not found.');
+
+/** The smart-HTTP fetch requests; a push is refused, and so is every file the dumb protocol would read. */
+function serviceOf(ctx: Koa.Context, file: string): Service {
+  const query = ctx.query['service'];
+  if (file === 'git-receive-pack' || (file === 'info/refs' && query === 'git-receive-pack')) {
+    throw fail('forbidden', 'The registry\'s Git repositories are read-only: publish with "gren-registry publish".');
+  }
+  if (file === 'info/refs' && query === 'git-upload-pack') {
+    if (ctx.method !== 'GET') throw fail('method_not_allowed', 'The ref advertisement is read with GET.');
+    return 'advertise';
+  }
+  if (file === 'git-upload-pack') {
+    if (ctx.method !== 'POST') throw fail('method_not_allowed', 'git-upload-pack takes a POST.');
+    return 'upload-pack';
+  }
+  throw fail('not_found', "Only Git's smart HTTP protocol is served here: clone with Git 1.6.6 or later.");
+}
+
+/**
+ * Where a repository's content is, and what its reader may see. A package that does not exist
+ * is `404`; a private one asks for credentials (`401` with a Basic challenge, which makes Git
+ * prompt) and answers a reader without `download` in its author exactly as a missing one.
+ */
+function resolve(deps: AppDeps, ctx: Koa.Context, repository: GitRepository): Target {
+  if (repository.kind === 'index') return { gitDir: deps.index.gitDir, namespace: null, hideRefs: [], protocolV2: true, label: { repo: 'index' } };
+  const found = deps.packages.find(`${repository.author}/${repository.name}`);
+  if (!found) throw notFound();
+  if (found.private) allowPrivate(deps, ctx, found.name);
+  const hidden = repository.gren === null ? [] : deps.packages.incompatible(found.name, repository.gren);
+  return {
+    gitDir: found.private ? deps.privateIndex.gitDir : deps.index.gitDir,
+    namespace: found.name,
+    hideRefs: ['refs/bundles', ...hidden.map((version) => `refs/tags/${version}`)],
+    // Protocol v2 hands out any object of the repository by id, and private.git holds every
+    // identity's private packages: private repositories speak v0, which checks reachability.
+    protocolV2: !found.private,
+    label: { repo: 'package', package: found.name },
+  };
+}
+
+function allowPrivate(deps: AppDeps, ctx: Koa.Context, fullName: string): void {
+  const header = ctx.get('authorization');
+  if (header === '') throw fail('unauthorized', 'This repository needs credentials: a token as the password.', BASIC_CHALLENGE);
+  let principal;
+  try {
+    principal = principalFromHeader(deps, header, clientOf(ctx));
+  } catch (err) {
+    if (err instanceof ApiError) throw fail(err.code, err.message, BASIC_CHALLENGE);
+    throw err;
+  }
+  const author = fullName.slice(0, fullName.indexOf('/'));
+  if (!includes(deps.permissions.roleIn(principal, author), 'download')) throw notFound();
+}
+
+/** Hands the request to Git and streams its answer; ends when the answer is sent or given up. */
+async function serve(deps: AppDeps, ctx: Koa.Context, target: Target, service: Service): Promise<void> {
+  const hangUp = new AbortController();
+  ctx.res.once('close', () => {
+    if (!ctx.res.writableFinished) hangUp.abort();
+  });
+  let response: UploadPackResponse;
+  try {
+    response = await uploadPack(deps.git, {
+      ...target,
+      protocol: target.protocolV2 ? ctx.get('git-protocol') || null : null,
+      service,
+      contentType: ctx.get('content-type') || null,
+      contentLength: ctx.get('content-length') || null,
+      contentEncoding: ctx.get('content-encoding') || null,
+      body: ctx.req,
+      signal: hangUp.signal,
+      label: { ...target.label, service },
+    });
+  } catch (err) {
+    if (err instanceof GitBusyError) throw fail('unavailable', 'Too many Git requests at once; try again in a moment.', { 'Retry-After': String(err.retryAfterSeconds) });
+    if (err instanceof GitStoppedError && err.reason === 'timeout') throw fail('unavailable', 'Git took too long; try again in a moment.', { 'Retry-After': '5' });
+    if (err instanceof GitStoppedError) return hungUp(ctx);
+    throw err;
+  }
+  await stream(ctx, response);
+}
+
+/** The client left before an answer: nothing to send; the log says 499, as nginx's does. */
+function hungUp(ctx: Koa.Context): void {
+  ctx.respond = false;
+  ctx.status = 499;
+}
+
+/**
+ * Sends Git's status, headers and body. The body is ended only once Git has exited well: a
+ * process stopped midway (time out) or failed makes the connection drop, so that the client
+ * sees a broken transfer rather than a short one.
+ */
+async function stream(ctx: Koa.Context, response: UploadPackResponse): Promise<void> {
+  ctx.respond = false;
+  const res = ctx.res;
+  res.writeHead(response.status, response.headers.flat());
+  response.body.pipe(res, { end: false });
+  const [end] = await Promise.all([response.ended, finished(response.body).catch(() => {})]);
+  if (end.code === 0 && end.stopped === null && !res.destroyed) res.end();
+  else res.destroy();
+  if (end.stopped === 'aborted') ctx.status = 499;
 }

@@ -15,6 +15,7 @@ test("the defaults of the README's configuration table", (t) => {
     webhookUrls: [],
     webhookSecret: null,
     trustProxy: null,
+    git: { processes: 4, queue: 64, timeoutSeconds: 300 },
   });
 });
 
@@ -43,6 +44,9 @@ test('every variable is read', (t) => {
     PACKAGES_SITE_URL: 'https://packages.gren-lang.org',
     WEBHOOK_URLS: 'https://a.example/hook, https://b.example/hook',
     WEBHOOK_SECRET: 's3cret',
+    GIT_PROCESSES: '2',
+    GIT_QUEUE: '0',
+    GIT_TIMEOUT_SECONDS: '30',
   });
   t.is(config.port, 8080);
   t.is(config.host, '0.0.0.0');
@@ -53,6 +57,7 @@ test('every variable is read', (t) => {
   t.is(config.packagesSiteUrl, 'https://packages.gren-lang.org');
   t.deepEqual(config.webhookUrls, ['https://a.example/hook', 'https://b.example/hook']);
   t.is(config.webhookSecret, 's3cret');
+  t.deepEqual(config.git, { processes: 2, queue: 0, timeoutSeconds: 30 });
 });
 
 const bad: Array<[Record<string, string>, string]> = [
@@ -71,6 +76,10 @@ const bad: Array<[Record<string, string>, string]> = [
   [{ TRUST_PROXY: '10.0.0.0/8/8' }, 'TRUST_PROXY'],
   [{ TRUST_PROXY: '10.0.0.1,,10.0.0.2' }, 'TRUST_PROXY'],
   [{ TRUST_PROXY: 'nginx.local' }, 'TRUST_PROXY'],
+  [{ GIT_PROCESSES: '0' }, 'GIT_PROCESSES'],
+  [{ GIT_PROCESSES: 'four' }, 'GIT_PROCESSES'],
+  [{ GIT_QUEUE: '-1' }, 'GIT_QUEUE'],
+  [{ GIT_TIMEOUT_SECONDS: '1.5' }, 'GIT_TIMEOUT_SECONDS'],
 ];
 
 for (const [env, variable] of bad) {

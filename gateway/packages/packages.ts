@@ -6,7 +6,7 @@ import { Catalog, loadCatalog } from './catalog.ts';
 import { settleContent } from './content-layout.ts';
 import { createKeyedLock, type KeyedLock } from './keyed-lock.ts';
 import { createListing } from './listing.ts';
-import { latestVersion, previousVersion } from './queries.ts';
+import { incompatibleVersions, latestVersion, previousVersion } from './queries.ts';
 import { publishVersion, type PublishInput, type Published } from './publish.ts';
 import { revokeVersion, type RevokeInput } from './revoke.ts';
 import { findVersion, type VersionEntry } from './version-index.ts';
@@ -29,6 +29,8 @@ export interface Packages {
   /** For a package `find` knows: see queries.ts. */
   latest(fullName: string, gren: string | null): string;
   previous(fullName: string, version: string): string;
+  /** The versions whose `gren-version` does not admit the compiler version `gren` (hidden from that compiler's Git view). */
+  incompatible(fullName: string, gren: string): string[];
   /** The body of `GET /packages` and its validator. */
   listing(): { body: Buffer; etag: string };
 }
@@ -59,6 +61,7 @@ export async function createPackages(deps: PackagesDeps): Promise<Packages> {
     revoke: (input) => revokeVersion(ctx, input),
     latest: (fullName, gren) => latestVersion(indexOf(fullName), gren),
     previous: (fullName, version) => previousVersion(indexOf(fullName), version),
+    incompatible: (fullName, gren) => incompatibleVersions(indexOf(fullName), gren),
     listing: createListing(catalog),
   };
 }

@@ -56,3 +56,29 @@ export async function folderFiles(dir: string): Promise<Map<string, string>> {
 function sorted(files: Map<string, string>): Map<string, string> {
   return new Map([...files].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
+
+export type GitRun = { code: number; stdout: string; stderr: string };
+
+/**
+ * Runs a `git` client command as a user would, never prompting (GIT_TERMINAL_PROMPT=0), and
+ * answers its exit code and output whatever they are: for the commands expected to fail.
+ */
+export function gitClient(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<GitRun> {
+  return new Promise((resolve) => {
+    const env = { ...process.env, GIT_TERMINAL_PROMPT: '0', ...options.env };
+    execFile('git', args, { maxBuffer: 256 * 1024 * 1024, env, ...(options.cwd ? { cwd: options.cwd } : {}) }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** The refs `git ls-remote` printed, by name. */
+export function remoteRefs(output: string): Map<string, string> {
+  const refs = new Map<string, string>();
+  for (const line of output.split('\n')) {
+    const [oid, name] = line.split('\t');
+    if (oid && name) refs.set(name, oid);
+  }
+  return refs;
+}
