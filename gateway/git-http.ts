@@ -124,17 +124,19 @@ function hungUp(ctx: Koa.Context): void {
 }
 
 /**
- * Sends Git's status, headers and body. The body is ended only once Git has exited well: a
- * process stopped midway (time out) or failed makes the connection drop, so that the client
- * sees a broken transfer rather than a short one.
+ * Sends Git's status, headers and body. The body is ended once Git has exited by itself (with
+ * an error too: what it wrote, such as `ERR not our ref`, is for the client to read); a process
+ * stopped midway (its time ran out) or killed by a signal makes the connection drop instead,
+ * so that the client sees a broken transfer rather than a short one.
  */
 async function stream(ctx: Koa.Context, response: UploadPackResponse): Promise<void> {
   ctx.respond = false;
   const res = ctx.res;
   res.writeHead(response.status, response.headers.flat());
+  res.flushHeaders();
   response.body.pipe(res, { end: false });
   const [end] = await Promise.all([response.ended, finished(response.body).catch(() => {})]);
-  if (end.code === 0 && end.stopped === null && !res.destroyed) res.end();
+  if (end.stopped === null && end.signal === null && !res.destroyed) res.end();
   else res.destroy();
   if (end.stopped === 'aborted') ctx.status = 499;
 }

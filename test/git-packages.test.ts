@@ -11,6 +11,7 @@ import { tempDir } from './helpers/registry.ts';
 import { gitClient, remoteRefs } from './helpers/git.ts';
 import { publishWithContent } from './helpers/content-refs.ts';
 import { countTraffic, type Traffic } from './helpers/traffic.ts';
+import { postUploadPack } from './helpers/upload-pack.ts';
 import { buildBundle, canonicalOutline } from '../scripts/client/bundle.ts';
 
 const name = 'acme/widget';
@@ -126,17 +127,7 @@ test.serial('pushes and the dumb protocol are refused with catalog errors', asyn
 test.serial('a gzip request body, as Git sends for long negotiations, is read', async (t) => {
   const advertised = remoteRefs((await gitClient(['-c', 'protocol.version=0', 'ls-remote', url()])).stdout);
   const want = advertised.get('refs/tags/2.0.0') as string;
-  const line = (text: string) => `${(text.length + 4).toString(16).padStart(4, '0')}${text}`;
-  const request = `${line(`want ${want} ofs-delta\n`)}0000${line('done\n')}`;
-  const answer = await new Promise<{ status: number; type: string; body: Buffer }>((resolve, reject) => {
-    const req = http.request(`${url()}/git-upload-pack`, { method: 'POST', headers: { 'content-type': 'application/x-git-upload-pack-request', 'content-encoding': 'gzip' } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body: Buffer.concat(chunks) }));
-    });
-    req.on('error', reject);
-    req.end(zlib.gzipSync(request));
-  });
+  const answer = await postUploadPack(url(), want, { gzip: true });
   t.is(answer.status, 200);
   t.is(answer.type, 'application/x-git-upload-pack-result');
   t.true(answer.body.includes('PACK'), 'a pack follows the NAK');

@@ -1,0 +1,184 @@
+import test, { type ExecutionContext } from 'ava';
+import fs from 'node:fs';
+import path from 'node:path';
+import http from 'node:http';
+import { bundle } from './helpers/bundle.ts';
+import { publisher, published } from './helpers/fixtures.ts';
+import { startRegistryWithMail, type MailRegistry } from './helpers/accounts.ts';
+import { tempDir } from './helpers/registry.ts';
+import { gitClient } from './helpers/git.ts';
+import { publishWithContent } from './helpers/content-refs.ts';
+import { descendants } from '../scripts/bench/process-tree.ts';
+
+/**
+ * The Git processes serving this test's registry (its children): one `git http-backend` per
+ * request, leading the process group of what it runs (upload-pack, pack-objects; a child
+ * between its fork and its exec still reads as http-backend, but is no group's leader).
+ */
+function servingProcesses(): Array<{ pid: number; nice: number }> {
+  const found: Array<{ pid: number; nice: number }> = [];
+  for (const pid of descendants(process.pid)) {
+    try {
+      const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      if (argv[1] !== 'http-backend') continue;
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[2]) !== pid) continue;
+      found.push({ pid, nice: Number(fields[16]) });
+    } catch {
+      // Ended while being looked at.
+    }
+  }
+  return found;
+}
+
+/** Samples the serving processes every few milliseconds until stopped: the most alive at once, and every nice value seen. */
+function watchProcesses(): { stop(): { most: number; nice: Set<number> } } {
+  let most = 0;
+  const nice = new Set<number>();
+  const timer = setInterval(() => {
+    const alive = servingProcesses();
+    most = Math.max(most, alive.length);
+    for (const p of alive) nice.add(p.nice);
+  }, 3);
+  return {
+    stop() {
+      clearInterval(timer);
+      return { most, nice };
+    },
+  };
+}
+
+async function waitUntil(t: ExecutionContext, what: string, condition: () => boolean, timeoutMs = 10_000): Promise<number> {
+  const started = performance.now();
+  while (!condition()) {
+    if (performance.now() - started > timeoutMs) t.fail(`${what}: not within ${timeoutMs} ms`);
+    if (performance.now() - started > timeoutMs) return timeoutMs;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  return performance.now() - started;
+}
+
+/** A fetch whose body never ends: its Git process waits for the rest, holding its slot. Answers the request and its response once there is one. */
+function hangingFetch(reg: MailRegistry): { request: http.ClientRequest; response: Promise<http.IncomingMessage>; closed: Promise<void> } {
+  const request = http.request(`${reg.url}/git/acme/served.git/git-upload-pack`, { method: 'POST', headers: { 'content-type': 'application/x-git-upload-pack-request' } });
+  const response = new Promise<http.IncomingMessage>((resolve) => request.once('response', resolve));
+  const closed = new Promise<void>((resolve) => request.once('close', () => resolve()));
+  request.on('error', () => {});
+  request.write('0032want ');
+  return { request, response, closed };
+}
+
+async function servingRegistry(t: ExecutionContext, env: Record<string, string>, padding = 0): Promise<{ reg: MailRegistry; token: string }> {
+  const reg = await startRegistryWithMail({ env });
+  t.teardown(() => reg.close());
+  const token = await publisher(reg, 'owner@example.com', ['acme']);
+  await publishWithContent(reg, token, 'acme/served', '1.0.0', bundle({ name: 'acme/served', version: '1.0.0', padding }));
+  return { reg, token };
+}
+
+test.serial('a burst of clones beyond the limit all complete, never more processes than the limit, all at a lower priority', async (t) => {
+  const { reg } = await servingRegistry(t, { GIT_PROCESSES: '2', GIT_QUEUE: '100' }, 200_000);
+  const ownNice = Number(fs.readFileSync('/proc/self/stat', 'utf8').split(') ')[1]?.split(' ')[16]);
+  const watch = watchProcesses();
+  const runs = await Promise.all(
+    Array.from({ length: 12 }, (_, i) =>
+      i % 3 === 0
+        ? gitClient(['ls-remote', '--tags', `${reg.url}/git/acme/served.git`])
+        : gitClient(['clone', '--quiet', '--depth', '1', '--branch', '1.0.0', `${reg.url}/git/acme/served.git`, path.join(tempDir(), 'c')]),
+    ),
+  );
+  const { most, nice } = watch.stop();
+  for (const run of runs) t.is(run.code, 0, run.stderr);
+  t.log(`at most ${most} git http-backend processes alive at once; nice values ${[...nice].join(', ')}`);
+  t.true(most >= 1 && most <= 2, `${most} processes at once`);
+  t.deepEqual([...nice], [Math.min(19, ownNice + 10)]);
+  t.deepEqual(reg.registry.deps.git.counts(), { running: 0, waiting: 0 });
+});
+
+test.serial('over the queue length, a request is answered 503 with Retry-After', async (t) => {
+  const { reg } = await servingRegistry(t, { GIT_PROCESSES: '1', GIT_QUEUE: '1' });
+  const first = hangingFetch(reg);
+  t.is((await first.response).statusCode, 200);
+  const second = hangingFetch(reg);
+  await waitUntil(t, 'the second request waits', () => reg.registry.deps.git.counts().waiting === 1);
+  const third = await fetch(`${reg.url}/git/acme/served.git/info/refs?service=git-upload-pack`);
+  t.is(third.status, 503);
+  t.is(third.headers.get('retry-after'), '5');
+  t.is(((await third.json()) as { error: string }).error, 'unavailable');
+  // Git itself, told to retry, then gets through once the slot is free.
+  first.request.destroy();
+  t.is((await second.response).statusCode, 200);
+  second.request.destroy();
+  await waitUntil(t, 'every process ended', () => servingProcesses().length === 0);
+  const after = await gitClient(['ls-remote', `${reg.url}/git/acme/served.git`]);
+  t.is(after.code, 0, after.stderr);
+});
+
+test.serial("an aborted request's process group is gone at once, waiting or running, and logged as stopped, not as an error", async (t) => {
+  const { reg } = await servingRegistry(t, { GIT_PROCESSES: '1' });
+  const running = hangingFetch(reg);
+  await running.response;
+  const waiting = hangingFetch(reg);
+  await waitUntil(t, 'the second request waits', () => reg.registry.deps.git.counts().waiting === 1);
+  t.is(servingProcesses().length, 1);
+  waiting.request.destroy();
+  await waitUntil(t, 'the waiting request leaves the queue', () => reg.registry.deps.git.counts().waiting === 0);
+  running.request.destroy();
+  const ms = await waitUntil(t, 'the process is gone', () => servingProcesses().length === 0);
+  t.log(`gone ${ms.toFixed(0)} ms after the client hung up`);
+  t.true(ms < 1000);
+  await waitUntil(t, 'the slot is free', () => reg.registry.deps.git.counts().running === 0);
+  t.true(reg.log.lines.some((l) => l.event === 'git_stopped' && l.reason === 'aborted'));
+  t.false(reg.log.lines.some((l) => l.level === 'error'), JSON.stringify(reg.log.lines.filter((l) => l.level === 'error')));
+});
+
+test.serial('a request that runs out of time is killed and its connection dropped', async (t) => {
+  const { reg } = await servingRegistry(t, { GIT_PROCESSES: '1', GIT_TIMEOUT_SECONDS: '1' });
+  const started = performance.now();
+  const slow = hangingFetch(reg);
+  const response = await slow.response;
+  t.is(response.statusCode, 200);
+  const ended = new Promise<string>((resolve) => {
+    response.on('error', () => resolve('dropped'));
+    response.on('aborted', () => resolve('dropped'));
+    response.on('end', () => resolve('ended'));
+    response.resume();
+  });
+  t.is(await ended, 'dropped');
+  const ms = performance.now() - started;
+  t.true(ms >= 900 && ms < 5000, `${ms} ms`);
+  await waitUntil(t, 'the process is gone', () => servingProcesses().length === 0);
+  t.true(reg.log.lines.some((l) => l.event === 'git_stopped' && l.reason === 'timeout'));
+  t.false(reg.log.lines.some((l) => l.level === 'error'));
+});
+
+test.serial('a publish during a burst of clones completes in reasonable time', async (t) => {
+  const { reg, token } = await servingRegistry(t, { GIT_PROCESSES: '2', GIT_QUEUE: '200' }, 2_000_000);
+  const timePublish = async (version: string) => {
+    const started = performance.now();
+    await published(reg.url, token, 'acme/busy', version, bundle({ name: 'acme/busy', version, padding: 30_000 }));
+    return performance.now() - started;
+  };
+  const quiet = [await timePublish('1.0.0'), await timePublish('1.0.1')];
+  let stop = false;
+  const cloners = Array.from({ length: 8 }, async () => {
+    let clones = 0;
+    while (!stop) {
+      const run = await gitClient(['clone', '--quiet', '--mirror', `${reg.url}/index.git`, path.join(tempDir(), 'm.git')]);
+      if (run.code !== 0) throw new Error(run.stderr);
+      clones++;
+    }
+    return clones;
+  });
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const busy: number[] = [];
+  const started = performance.now();
+  while (busy.length < 5 || performance.now() - started < 3000) busy.push(await timePublish(`1.1.${busy.length}`));
+  stop = true;
+  const clones = (await Promise.all(cloners)).reduce((a, b) => a + b, 0);
+  const sorted = [...busy].sort((a, b) => a - b);
+  t.log(`publish alone: ${quiet.map((ms) => ms.toFixed(0)).join(', ')} ms; ${busy.length} publishes during ${clones} mirror clones: median ${sorted[Math.floor(sorted.length / 2)]?.toFixed(0)} ms, slowest ${sorted.at(-1)?.toFixed(0)} ms`);
+  t.true(clones > 8, 'the clones went on during the publishes');
+  for (const ms of busy) t.true(ms < 10_000, `a publish took ${ms} ms during the clones`);
+});
