@@ -16,8 +16,8 @@ export type Config = {
   webhookSecret: string | null;
   /** Which peers may say, in X-Forwarded-For, whom they forward; null: nobody (the socket's address is the client's). */
   trustProxy: TrustProxy | null;
-  /** Serving Git: processes at once, requests that may wait for one, seconds a request may take. */
-  git: { processes: number; queue: number; timeoutSeconds: number };
+  /** Serving Git: processes at once, requests that may wait for one, seconds a request may take, nice value. */
+  git: { processes: number; queue: number; timeoutSeconds: number; nice: number };
 };
 
 /** A block of addresses: `10.0.0.0/8`, or one address as a /32 (IPv4) or /128 (IPv6). */
@@ -151,6 +151,7 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
       processes: readInteger(env, 'GIT_PROCESSES', 4, 1, 256),
       queue: readInteger(env, 'GIT_QUEUE', 64, 0, 100_000),
       timeoutSeconds: readInteger(env, 'GIT_TIMEOUT_SECONDS', 300, 1, 86_400),
+      nice: readInteger(env, 'GIT_NICE', 10, 0, 19),
     },
   };
 }

@@ -19,9 +19,6 @@ import { indexConfigFile } from './index-config.ts';
 import { createIndexFiles, indexFastPath } from './static-index.ts';
 import { createGitProcesses } from '../index-repo/git-processes.ts';
 
-/** How much lower serving Git runs than the registry (nice), so that a burst of clones yields to publishes. */
-const GIT_NICENESS = 10;
-
 /** What tests (and only tests) may swap: the clock, the log, and timings. */
 export type RegistryOverrides = {
   clock?: Clock;
@@ -94,7 +91,7 @@ export async function openRegistry(config: Config, overrides: RegistryOverrides 
     const permissions = createPermissions({ accounts });
     const packages = await createPackages({ index, privateIndex, notifier, clock, log });
     const indexFiles = createIndexFiles(index);
-    const git = createGitProcesses({ processes: config.git.processes, queueLength: config.git.queue, timeoutMs: config.git.timeoutSeconds * 1000, niceness: GIT_NICENESS, log });
+    const git = createGitProcesses({ processes: config.git.processes, queueLength: config.git.queue, timeoutMs: config.git.timeoutSeconds * 1000, niceness: config.git.nice, log });
     closers.unshift(() => git.close());
     const deps: AppDeps = { config, log, clock, index, indexFiles, privateIndex, accounts, mailer, permissions, packages, notifier, git };
     const app = createApp(deps);

@@ -1,7 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import type { LogFields, Logger } from '../gateway/log.ts';
 import { QueueFullError, SlotQueue } from './slot-queue.ts';
+import { createGitSpawner } from './git-spawner.ts';
 
 export type GitProcessesOptions = {
   /** Git processes running at once; the rest wait in the queue. */
@@ -10,7 +10,7 @@ export type GitProcessesOptions = {
   queueLength: number;
   /** The most a request may spend waiting and running, in milliseconds; then its process group is killed. */
   timeoutMs: number;
-  /** Added to the processes' nice value (0 to 19): a burst of clones yields the CPU to publishes. */
+  /** How much lower than the registry's the processes' CPU priority is (nice): a burst of clones yields the CPU to publishes. */
   niceness: number;
   log: Logger;
 };
@@ -75,15 +75,16 @@ function killGroup(pid: number | undefined): void {
 }
 
 /**
- * Runs `git` for requests: at most `processes` at once (a `SlotQueue`), each in a process group
- * of its own (so that killing it kills what it spawned: upload-pack, pack-objects), under `nice`
- * (a niceness set before exec is inherited by every descendant; `os.setPriority` on the child
- * would race with its first fork), killed when its request is given up or its time runs out.
- * Its stderr becomes one log line when it fails.
+ * Runs `git` for requests: at most `processes` at once (a `SlotQueue`), each started by the
+ * spawner process (git-spawner.ts: a fork there does not stall the registry's event loop, and
+ * its lower priority is inherited), in a process group of its own so that killing it kills what
+ * it spawned (upload-pack, pack-objects), killed when its request is given up or its time runs
+ * out. Its stderr becomes one log line when it fails.
  */
 export function createGitProcesses(options: GitProcessesOptions): GitProcesses {
   const queue = new SlotQueue({ slots: options.processes, length: options.queueLength });
-  const alive = new Set<ChildProcess>();
+  const spawner = createGitSpawner({ niceness: options.niceness });
+  const alive = new Set<number>();
   let closed = false;
 
   const start = async (command: GitCommand): Promise<GitRun> => {
@@ -98,46 +99,36 @@ export function createGitProcesses(options: GitProcessesOptions): GitProcesses {
       if (err instanceof QueueFullError) throw new GitBusyError(err);
       throw new GitStoppedError(stopReason());
     }
-    const prefix = options.niceness > 0 ? ['nice', '-n', String(options.niceness)] : [];
-    const [file, ...args] = [...prefix, 'git', ...command.args] as [string, ...string[]];
-    const child = spawn(file, args, { env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...command.env }, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
-    alive.add(child);
     const started = performance.now();
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => {
-      if (stderr.length < STDERR_KEPT) stderr += chunk.toString('utf8');
-    });
-    // A client that hung up closes these pipes under the process's feet: expected, not an error.
-    child.stdin.on('error', () => {});
-    child.stdout.on('error', () => {});
+    let spawned;
+    try {
+      spawned = await spawner.spawn('git', command.args, { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...command.env });
+    } catch (err) {
+      release();
+      throw err;
+    }
+    const { pid, connection } = spawned;
+    alive.add(pid);
     let stopped: GitEnd['stopped'] = null;
     const kill = () => {
-      killGroup(child.pid);
-      child.stdout.destroy();
+      killGroup(pid);
+      connection.destroy();
     };
     const stop = () => {
       stopped = stopReason();
       kill();
     };
-    signal.addEventListener('abort', stop, { once: true });
-    const ended = new Promise<GitEnd>((resolve) => {
-      let done = false;
-      const finish = (end: GitEnd) => {
-        if (done) return;
-        done = true;
-        signal.removeEventListener('abort', stop);
-        alive.delete(child);
-        release();
-        report(options.log, command.label, end, stderr, performance.now() - started);
-        resolve(end);
-      };
-      child.once('error', (err) => {
-        stderr += err.message;
-        finish({ code: null, signal: null, stopped });
-      });
-      child.once('exit', (code, exitSignal) => finish({ code, signal: exitSignal, stopped }));
+    if (signal.aborted) stop();
+    else signal.addEventListener('abort', stop, { once: true });
+    const ended = spawned.ended.then(({ code, signal: exitSignal, stderr }) => {
+      signal.removeEventListener('abort', stop);
+      alive.delete(pid);
+      release();
+      const end: GitEnd = { code, signal: exitSignal, stopped };
+      report(options.log, command.label, end, stderr, performance.now() - started);
+      return end;
     });
-    return { stdin: child.stdin, stdout: child.stdout, ended, kill };
+    return { stdin: connection, stdout: connection, ended, kill };
   };
 
   return {
@@ -145,7 +136,8 @@ export function createGitProcesses(options: GitProcessesOptions): GitProcesses {
     counts: () => ({ running: queue.running, waiting: queue.waiting }),
     close() {
       closed = true;
-      for (const child of alive) killGroup(child.pid);
+      for (const pid of alive) killGroup(pid);
+      spawner.close();
     },
   };
 }

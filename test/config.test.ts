@@ -15,7 +15,7 @@ test("the defaults of the README's configuration table", (t) => {
     webhookUrls: [],
     webhookSecret: null,
     trustProxy: null,
-    git: { processes: 4, queue: 64, timeoutSeconds: 300 },
+    git: { processes: 4, queue: 64, timeoutSeconds: 300, nice: 10 },
   });
 });
 
@@ -47,6 +47,7 @@ test('every variable is read', (t) => {
     GIT_PROCESSES: '2',
     GIT_QUEUE: '0',
     GIT_TIMEOUT_SECONDS: '30',
+    GIT_NICE: '0',
   });
   t.is(config.port, 8080);
   t.is(config.host, '0.0.0.0');
@@ -57,7 +58,7 @@ test('every variable is read', (t) => {
   t.is(config.packagesSiteUrl, 'https://packages.gren-lang.org');
   t.deepEqual(config.webhookUrls, ['https://a.example/hook', 'https://b.example/hook']);
   t.is(config.webhookSecret, 's3cret');
-  t.deepEqual(config.git, { processes: 2, queue: 0, timeoutSeconds: 30 });
+  t.deepEqual(config.git, { processes: 2, queue: 0, timeoutSeconds: 30, nice: 0 });
 });
 
 const bad: Array<[Record<string, string>, string]> = [
@@ -80,6 +81,7 @@ const bad: Array<[Record<string, string>, string]> = [
   [{ GIT_PROCESSES: 'four' }, 'GIT_PROCESSES'],
   [{ GIT_QUEUE: '-1' }, 'GIT_QUEUE'],
   [{ GIT_TIMEOUT_SECONDS: '1.5' }, 'GIT_TIMEOUT_SECONDS'],
+  [{ GIT_NICE: '20' }, 'GIT_NICE'],
 ];
 
 for (const [env, variable] of bad) {
