@@ -1,7 +1,7 @@
 import type { Readable, Writable } from 'node:stream';
 import type { LogFields, Logger } from '../gateway/log.ts';
 import { QueueFullError, SlotQueue } from './slot-queue.ts';
-import { createGitSpawner } from './git-spawner.ts';
+import { createGitSpawner, killGroup } from './git-spawner.ts';
 
 export type GitProcessesOptions = {
   /** Git processes running at once; the rest wait in the queue. */
@@ -64,22 +64,12 @@ export interface GitProcesses {
 
 const STDERR_KEPT = 2000;
 
-/** SIGKILL to a process group; nothing when it is gone already. */
-function killGroup(pid: number | undefined): void {
-  if (pid === undefined) return;
-  try {
-    process.kill(-pid, 'SIGKILL');
-  } catch {
-    // Gone already.
-  }
-}
-
 /**
  * Runs `git` for requests: at most `processes` at once (a `SlotQueue`), each started by the
- * spawner process (git-spawner.ts: a fork there does not stall the registry's event loop, and
- * its lower priority is inherited), in a process group of its own so that killing it kills what
- * it spawned (upload-pack, pack-objects), killed when its request is given up or its time runs
- * out. Its stderr becomes one log line when it fails.
+ * spawner process (git-spawner.ts: a fork there does not stall the registry's event loop) under
+ * `nice`, in a process group of its own so that killing it kills what it spawned (upload-pack,
+ * pack-objects), killed when its request is given up or its time runs out. Its stderr becomes
+ * one log line when it fails.
  */
 export function createGitProcesses(options: GitProcessesOptions): GitProcesses {
   const queue = new SlotQueue({ slots: options.processes, length: options.queueLength });
@@ -102,10 +92,10 @@ export function createGitProcesses(options: GitProcessesOptions): GitProcesses {
     const started = performance.now();
     let spawned;
     try {
-      spawned = await spawner.spawn('git', command.args, { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...command.env });
+      spawned = await spawner.spawn('git', command.args, { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...command.env }, signal);
     } catch (err) {
       release();
-      throw err;
+      throw signal.aborted ? new GitStoppedError(stopReason()) : err;
     }
     const { pid, connection } = spawned;
     alive.add(pid);

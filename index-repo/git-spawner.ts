@@ -9,80 +9,142 @@ import { spawn, type ChildProcess } from 'node:child_process';
 export type Spawned = { pid: number; connection: net.Socket; ended: Promise<SpawnedEnd> };
 export type SpawnedEnd = { code: number | null; signal: NodeJS.Signals | null; stderr: string };
 
-/** Starts processes through the spawner process (git-spawner-main.ts), at its lower priority. */
+/** Starts processes through the spawner process (git-spawner-main.ts), in process groups of their own. */
 export interface GitSpawner {
-  spawn(file: string, args: string[], env: Record<string, string>): Promise<Spawned>;
+  /** Rejects with `signal.reason` when it aborts first; a process started anyway is then killed. */
+  spawn(file: string, args: string[], env: Record<string, string>, signal: AbortSignal): Promise<Spawned>;
   close(): void;
 }
 
-type Pending = { started: (pid: number) => void; ended: (end: SpawnedEnd) => void; failed: (err: Error) => void };
+type Run = { started(pid: number): void; ended(end: SpawnedEnd): void };
 type Message = { type: 'ready' } | { type: 'started'; id: string; pid: number } | ({ type: 'exit'; id: string } & SpawnedEnd);
+type Helper = { child: ChildProcess; socket: string };
 
 const MAIN = path.join(import.meta.dirname, 'git-spawner-main.ts');
 
+/** The spawner's socket could not be reached. */
+class SocketLost extends Error {
+  readonly spawner: ChildProcess;
+  constructor(spawner: ChildProcess) {
+    super("the Git spawner's socket is gone");
+    this.name = 'SocketLost';
+    this.spawner = spawner;
+  }
+}
+
+/** Resolves once a process has exited. */
+function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+/** SIGKILL to a process group; nothing when it is gone already. */
+export function killGroup(pid: number): void {
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // Gone already.
+  }
+}
+
 /**
- * The registry's side of the spawner: starts it on first use (and again if it died), in a
- * private temporary folder for its socket, and pairs each run's IPC messages with its
- * connection. A run whose spawner dies ends as killed.
+ * The registry's side of the spawner: starts it on first use (and again after it died, or lost
+ * its socket), with its socket in a temporary folder only this user can enter, and pairs each
+ * run's IPC messages with its connection. A run whose spawner dies ends as killed.
  */
 export function createGitSpawner(options: { niceness: number }): GitSpawner {
-  let helper: Promise<{ child: ChildProcess; socket: string }> | null = null;
+  let helper: Promise<Helper> | null = null;
   let current: ChildProcess | null = null;
-  const pending = new Map<string, Pending>();
+  const runs = new Map<string, Run>();
   let closed = false;
 
-  const launch = () => {
+  const onMessage = (message: Message) => {
+    if (message.type === 'ready') return;
+    const run = runs.get(message.id);
+    if (message.type === 'started') return run?.started(message.pid);
+    runs.delete(message.id);
+    run?.ended({ code: message.code, signal: message.signal, stderr: message.stderr });
+  };
+
+  const launch = (): Promise<Helper> => {
     const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'gren-git-'));
     const socket = path.join(folder, 'spawner.sock');
     const child = spawn(process.execPath, [MAIN, socket, String(options.niceness)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
     current = child;
-    child.on('message', (message: Message) => {
-      if (message.type === 'ready') return;
-      const run = pending.get(message.id);
-      if (message.type === 'started') run?.started(message.pid);
-      else {
-        pending.delete(message.id);
-        run?.ended({ code: message.code, signal: message.signal, stderr: message.stderr });
+    // Neither keeps the registry running: its HTTP server and queues decide that.
+    child.unref();
+    child.channel?.unref();
+    child.on('message', onMessage);
+    child.once('exit', () => {
+      fs.rmSync(folder, { recursive: true, force: true });
+      if (current !== child) return;
+      helper = null;
+      current = null;
+      for (const [id, run] of runs) {
+        runs.delete(id);
+        run.ended({ code: null, signal: 'SIGKILL', stderr: 'the Git spawner exited' });
       }
     });
-    const ready = new Promise<{ child: ChildProcess; socket: string }>((resolve, reject) => {
+    return new Promise((resolve, reject) => {
       child.once('message', () => resolve({ child, socket }));
       child.once('error', reject);
       child.once('exit', () => reject(new Error('the Git spawner exited before it was ready')));
     });
-    child.once('exit', () => {
-      if (current === child) {
-        helper = null;
-        current = null;
-      }
-      fs.rmSync(folder, { recursive: true, force: true });
-      for (const [id, run] of pending) {
-        pending.delete(id);
-        run.failed(new Error('the Git spawner exited'));
-        run.ended({ code: null, signal: 'SIGKILL', stderr: 'the Git spawner exited' });
-      }
+  };
+
+  /** One attempt: the run over IPC, its id over the socket; rejects with `SocketLost` when the socket is gone. */
+  const attempt = async (file: string, args: string[], env: Record<string, string>, signal: AbortSignal): Promise<Spawned> => {
+    helper ??= launch();
+    const { child, socket } = await helper;
+    const id = crypto.randomBytes(16).toString('hex');
+    const connection = net.connect({ path: socket, allowHalfOpen: true });
+    const spawned = new Promise<Spawned>((resolve, reject) => {
+      let resolveEnd: (end: SpawnedEnd) => void = () => {};
+      const ended = new Promise<SpawnedEnd>((done) => (resolveEnd = done));
+      const abandon = () => reject(signal.reason);
+      signal.addEventListener('abort', abandon, { once: true });
+      let started = false;
+      runs.set(id, {
+        started(pid) {
+          started = true;
+          signal.removeEventListener('abort', abandon);
+          if (signal.aborted) killGroup(pid);
+          resolve({ pid, connection, ended });
+        },
+        ended(end) {
+          signal.removeEventListener('abort', abandon);
+          resolveEnd(end);
+          reject(new Error(`git did not start: ${end.stderr}`));
+        },
+      });
+      // Once the process runs, an error (its client gone) is its caller's to see as a closed stream.
+      connection.on('error', () => {
+        if (started || !runs.delete(id)) return;
+        signal.removeEventListener('abort', abandon);
+        reject(new SocketLost(child));
+        if (current === child) child.kill('SIGKILL');
+      });
     });
-    return ready;
+    child.send({ type: 'run', id, file, args, env });
+    connection.write(`${id}\n`);
+    try {
+      return await spawned;
+    } catch (err) {
+      connection.destroy();
+      throw err;
+    }
   };
 
   return {
-    async spawn(file, args, env) {
+    async spawn(file, args, env, signal) {
       if (closed) throw new Error('the Git spawner is closed');
-      helper ??= launch();
-      const { child, socket } = await helper;
-      const id = crypto.randomBytes(16).toString('hex');
-      let resolveEnd: (end: SpawnedEnd) => void = () => {};
-      const ended = new Promise<SpawnedEnd>((resolve) => (resolveEnd = resolve));
-      const pid = new Promise<number>((started, failed) => pending.set(id, { started, failed, ended: (end) => (resolveEnd(end), failed(new Error(end.stderr || 'the process did not start'))) }));
-      child.send({ type: 'run', id, file, args, env });
-      const connection = net.connect({ path: socket, allowHalfOpen: true });
-      connection.on('error', () => {});
-      connection.write(`${id}\n`);
       try {
-        return { pid: await pid, connection, ended };
+        return await attempt(file, args, env, signal);
       } catch (err) {
-        connection.destroy();
-        throw err;
+        // A spawner whose socket went (a temporary folder cleaned away) is replaced, once.
+        if (!(err instanceof SocketLost)) throw err;
+        await exited(err.spawner);
+        return attempt(file, args, env, signal);
       }
     },
     close() {

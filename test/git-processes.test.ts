@@ -15,8 +15,8 @@ import { descendants } from '../scripts/bench/process-tree.ts';
  * request, leading the process group of what it runs (upload-pack, pack-objects; a child
  * between its fork and its exec still reads as http-backend, but is no group's leader).
  */
-function servingProcesses(): Array<{ pid: number; nice: number }> {
-  const found: Array<{ pid: number; nice: number }> = [];
+function servingProcesses(): Array<{ pid: number; nice: number | null }> {
+  const found: Array<{ pid: number; nice: number | null }> = [];
   for (const pid of descendants(process.pid)) {
     try {
       const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
@@ -25,7 +25,8 @@ function servingProcesses(): Array<{ pid: number; nice: number }> {
       const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       if (Number(fields[2]) !== pid) continue;
-      found.push({ pid, nice: Number(fields[16]) });
+      // Its nice value counts once git runs: `nice` itself lowers it just before its exec.
+      found.push({ pid, nice: argv[1] === 'http-backend' ? Number(fields[16]) : null });
     } catch {
       // Ended while being looked at.
     }
@@ -40,7 +41,7 @@ function watchProcesses(): { stop(): { most: number; nice: Set<number> } } {
   const timer = setInterval(() => {
     const alive = servingProcesses();
     most = Math.max(most, alive.length);
-    for (const p of alive) nice.add(p.nice);
+    for (const p of alive) if (p.nice !== null) nice.add(p.nice);
   }, 3);
   return {
     stop() {
@@ -48,6 +49,17 @@ function watchProcesses(): { stop(): { most: number; nice: Set<number> } } {
       return { most, nice };
     },
   };
+}
+
+/** The registry's spawner processes (git-spawner-main.ts). */
+function spawners(): number[] {
+  return descendants(process.pid).filter((pid) => {
+    try {
+      return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('git-spawner-main.ts');
+    } catch {
+      return false;
+    }
+  });
 }
 
 async function waitUntil(t: ExecutionContext, what: string, condition: () => boolean, timeoutMs = 10_000): Promise<number> {
@@ -188,13 +200,6 @@ test.serial('a spawner process killed with SIGKILL is started again for the next
   const { reg } = await servingRegistry(t, {});
   const url = `${reg.url}/git/acme/served.git`;
   t.is((await gitClient(['ls-remote', url])).code, 0);
-  const spawners = () => descendants(process.pid).filter((pid) => {
-    try {
-      return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('git-spawner-main.ts');
-    } catch {
-      return false;
-    }
-  });
   const [spawner] = spawners();
   t.truthy(spawner);
   process.kill(spawner as number, 'SIGKILL');
@@ -203,4 +208,16 @@ test.serial('a spawner process killed with SIGKILL is started again for the next
   t.is(run.code, 0, run.stderr);
   t.true(run.stdout.includes('refs/tags/1.0.0'));
   t.is(spawners().length, 1);
+});
+
+test.serial("a spawner whose socket was cleaned away is replaced, and the request served", async (t) => {
+  const { reg } = await servingRegistry(t, {});
+  const url = `${reg.url}/git/acme/served.git`;
+  t.is((await gitClient(['ls-remote', url])).code, 0);
+  const sockets = spawners().map((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[2] as string);
+  t.is(sockets.length, 1);
+  fs.rmSync(sockets[0] as string);
+  const run = await gitClient(['ls-remote', '--tags', url]);
+  t.is(run.code, 0, run.stderr);
+  t.true(run.stdout.includes('refs/tags/1.0.0'));
 });
