@@ -18,7 +18,7 @@ export interface GitSpawner {
 
 type Run = { started(pid: number): void; ended(end: SpawnedEnd): void };
 type Message = { type: 'ready' } | { type: 'started'; id: string; pid: number } | ({ type: 'exit'; id: string } & SpawnedEnd);
-type Helper = { child: ChildProcess; socket: string };
+type SpawnerProcess = { child: ChildProcess; socket: string };
 
 const MAIN = path.join(import.meta.dirname, 'git-spawner-main.ts');
 
@@ -53,7 +53,7 @@ export function killGroup(pid: number): void {
  * run's IPC messages with its connection. A run whose spawner dies ends as killed.
  */
 export function createGitSpawner(options: { niceness: number }): GitSpawner {
-  let helper: Promise<Helper> | null = null;
+  let spawner: Promise<SpawnerProcess> | null = null;
   let current: ChildProcess | null = null;
   const runs = new Map<string, Run>();
   let closed = false;
@@ -66,7 +66,7 @@ export function createGitSpawner(options: { niceness: number }): GitSpawner {
     run?.ended({ code: message.code, signal: message.signal, stderr: message.stderr });
   };
 
-  const launch = (): Promise<Helper> => {
+  const launch = (): Promise<SpawnerProcess> => {
     const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'gren-git-'));
     const socket = path.join(folder, 'spawner.sock');
     const child = spawn(process.execPath, [MAIN, socket, String(options.niceness)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
@@ -78,7 +78,7 @@ export function createGitSpawner(options: { niceness: number }): GitSpawner {
     child.once('exit', () => {
       fs.rmSync(folder, { recursive: true, force: true });
       if (current !== child) return;
-      helper = null;
+      spawner = null;
       current = null;
       for (const [id, run] of runs) {
         runs.delete(id);
@@ -94,8 +94,8 @@ export function createGitSpawner(options: { niceness: number }): GitSpawner {
 
   /** One attempt: the run over IPC, its id over the socket; rejects with `SocketLost` when the socket is gone. */
   const attempt = async (file: string, args: string[], env: Record<string, string>, signal: AbortSignal): Promise<Spawned> => {
-    helper ??= launch();
-    const { child, socket } = await helper;
+    spawner ??= launch();
+    const { child, socket } = await spawner;
     const id = crypto.randomBytes(16).toString('hex');
     const connection = net.connect({ path: socket, allowHalfOpen: true });
     const spawned = new Promise<Spawned>((resolve, reject) => {
