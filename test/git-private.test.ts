@@ -3,11 +3,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import http from 'node:http';
 import { bundle } from './helpers/bundle.ts';
-import { publisher } from './helpers/fixtures.ts';
+import { published, publisher } from './helpers/fixtures.ts';
 import { addMember, createToken, loggedIn, startRegistryWithMail, type MailRegistry } from './helpers/accounts.ts';
 import { tempDir } from './helpers/registry.ts';
 import { gitClient, remoteRefs } from './helpers/git.ts';
-import { publishWithContent } from './helpers/content-refs.ts';
 import { countTraffic } from './helpers/traffic.ts';
 import { postUploadPack } from './helpers/upload-pack.ts';
 
@@ -29,9 +28,9 @@ test.before(async () => {
   downloadToken = (await createToken(reg, owner, { identity: 'acme', role: 'download' })).token;
   otherToken = (await createToken(reg, owner, { identity: 'other', role: 'download' })).token;
   outsider = await publisher(reg, 'outsider@example.com', ['elsewhere']);
-  await publishWithContent(reg, owner, 'acme/open', '1.0.0', bundle({ name: 'acme/open', version: '1.0.0' }));
-  await publishWithContent(reg, owner, secret, '1.0.0', bundle({ name: secret, version: '1.0.0', private: true }));
-  await publishWithContent(reg, owner, elsewhere, '1.0.0', bundle({ name: elsewhere, version: '1.0.0', private: true }));
+  await published(reg.url, owner, 'acme/open', '1.0.0', bundle({ name: 'acme/open', version: '1.0.0' }));
+  await published(reg.url, owner, secret, '1.0.0', bundle({ name: secret, version: '1.0.0', private: true }));
+  await published(reg.url, owner, elsewhere, '1.0.0', bundle({ name: elsewhere, version: '1.0.0', private: true }));
   const refs = remoteRefs((await gitClient(['ls-remote', `${reg.url}/git/${elsewhere}.git`], { env: bearer(owner) })).stdout);
   hiddenCommit = refs.get('refs/tags/1.0.0') as string;
 });

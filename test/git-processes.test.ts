@@ -7,7 +7,6 @@ import { publisher, published } from './helpers/fixtures.ts';
 import { startRegistryWithMail, type MailRegistry } from './helpers/accounts.ts';
 import { tempDir } from './helpers/registry.ts';
 import { gitClient } from './helpers/git.ts';
-import { publishWithContent } from './helpers/content-refs.ts';
 import { descendants } from '../scripts/bench/process-tree.ts';
 
 /**
@@ -86,7 +85,7 @@ async function servingRegistry(t: ExecutionContext, env: Record<string, string>,
   const reg = await startRegistryWithMail({ env });
   t.teardown(() => reg.close());
   const token = await publisher(reg, 'owner@example.com', ['acme']);
-  await publishWithContent(reg, token, 'acme/served', '1.0.0', bundle({ name: 'acme/served', version: '1.0.0', padding }));
+  await published(reg.url, token, 'acme/served', '1.0.0', bundle({ name: 'acme/served', version: '1.0.0', padding }));
   return { reg, token };
 }
 

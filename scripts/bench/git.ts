@@ -12,7 +12,6 @@ import { systemClock } from '../../gateway/clock.ts';
 import { dataPaths } from '../../gateway/registry.ts';
 import { bundle } from '../../test/helpers/bundle.ts';
 import { freePort } from '../../test/helpers/registry.ts';
-import { writeContentRefs } from '../../test/helpers/content-refs.ts';
 import { openPublishAccess } from '../admin/publish-access.ts';
 import { quietLogger } from '../admin/ops-cli.ts';
 import { startBareGitServer } from './bare-git-server.ts';
@@ -127,8 +126,6 @@ async function main(): Promise<void> {
   for (let i = 0; i < versions; i++) {
     latest = `1.${i}.0`;
     await publish(registry.url, grant.token, measured, latest, 30_000);
-    // Until publishing writes content refs itself, write them as the commit path will.
-    await writeContentRefs(gitDir, measured, latest);
   }
   const bare = await startBareGitServer(gitDir);
   const bareNiced = await startBareGitServer(gitDir, 10);
