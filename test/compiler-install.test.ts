@@ -2,7 +2,7 @@ import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { fixtureContent, fixtures, type BundleContent } from './helpers/bundle.ts';
+import { fixtureContent, fixtures, gzipJson, type BundleContent } from './helpers/bundle.ts';
 import { applicationOutline, bundleFileName, exampleApplication, grenCompilerVersion, grenProject, packageOutline, thingSource } from './helpers/gren.ts';
 import { packageRepositories } from './helpers/package-repos.ts';
 import { gitCmd } from './helpers/git.ts';
@@ -132,18 +132,16 @@ function nameAndVersion(file: string): [string, string] {
   return [outline.name, outline.version];
 }
 
-test('what the registry publishes, gren installs from its package tags; a revoked version it cannot', async (t) => {
+test('what the registry publishes, gren installs from its package repositories over HTTP: the latest for its version, never a revoked one', async (t) => {
   const reg = await startRegistryWithMail();
   t.teardown(() => reg.close());
   const token = await publisher(reg, 'robin@example.com', ['gren-lang']);
   const files = ['gren_lang_core__7_0_0.pkg.gz', 'gren_lang_core__7_4_0.pkg.gz', 'gren_lang_url__6_0_0.pkg.gz', 'gren_lang_node__6_1_1.pkg.gz'];
   for (const file of files) await publish(reg.url, token, ...nameAndVersion(file), fixtures().find((f) => f.file === file)!.bytes);
-  // Each package's tags are in its namespace of the public repository; git's own upload-pack serves one namespace.
+  // Each package's tags are in its namespace of the public repository, served over HTTP at
+  // <registry>/git/gren-<compiler version>/<author>/<name>.git: the compiler reaches them there.
   const gitDir = dataPaths(reg.dataDir).publicGit;
-  const env = gitSettings([
-    { key: 'protocol.ext.allow', value: 'always' },
-    ...['core', 'url', 'node'].map((name) => ({ key: `url.ext::git --namespace=gren-lang/${name} %s ${gitDir}.insteadOf`, value: `https://github.com/gren-lang/${name}.git` })),
-  ]);
+  const env = gitSettings([{ key: `url.${reg.url}/git/gren-${grenCompilerVersion()}/.insteadOf`, value: 'https://github.com/' }]);
 
   const reference = tempDir('gren-reference-');
   t.teardown(() => fs.rmSync(reference, { recursive: true, force: true }));
@@ -161,9 +159,12 @@ test('what the registry publishes, gren installs from its package tags; a revoke
   for (const content of [fixtureContent('gren-lang/core', '7.4.0'), fixtureContent('gren-lang/node', '6.1.1'), fixtureContent('gren-lang/url', '6.0.0')]) {
     t.deepEqual(made.bundles.get(bundleFileName(content.outline.name, content.outline.version)), content, content.outline.name);
   }
+  // A higher version for the next compiler only: this compiler's view does not show it.
+  const next = fixtureContent('gren-lang/core', '7.4.0');
+  await publish(reg.url, token, 'gren-lang/core', '8.0.0', gzipJson({ outline: { ...next.outline, version: '8.0.0', 'gren-version': '0.7.0 <= v < 0.8.0' }, sources: next.sources }));
   const added = grenProject(t, { 'gren.json': packageOutline(), 'src/Thing.gren': thingSource });
   t.is((await added.run(['package', 'install', 'gren-lang/core'], { env })).code, 0);
-  t.deepEqual(added.outline().dependencies, { 'gren-lang/core': '7.4.0 <= v < 8.0.0' });
+  t.deepEqual(added.outline().dependencies, { 'gren-lang/core': '7.4.0 <= v < 8.0.0' }, 'the latest version for this compiler, not the highest');
 
   t.is((await revokeCall(reg.url, token, 'gren-lang/core', '7.0.0', 'legal takedown')).status, 200);
   const old = grenProject(t, { 'gren.json': applicationOutline({ 'gren-lang/core': '7.0.0' }, {}, 'common'), 'src/Main.gren': thingSource.replace('Thing', 'Main') });

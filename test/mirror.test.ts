@@ -18,18 +18,18 @@ test('a mirror holds every unrevoked bundle, a plain clone only main; after a re
   const doomed = bundle({ name: 'acme/lib', version: '1.1.0', padding: 3000 });
   await published(reg.url, token, 'acme/lib', '1.0.0', kept);
   await published(reg.url, token, 'acme/lib', '1.1.0', doomed);
-  // A path with --no-local: Git's transport (upload-pack), as over the network, not a copy of the folder.
-  const source = reg.registry.deps.index.gitDir;
+  // The registry's own Git route, as a mirror reaches it.
+  const source = `${reg.url}/index.git`;
   const refs = packagePaths('acme/lib');
   const work = tempDir('gren-mirror-');
 
   const mirror = path.join(work, 'mirror.git');
-  await gitCmd(['clone', '--quiet', '--no-local', '--mirror', source, mirror]);
+  await gitCmd(['clone', '--quiet', '--mirror', source, mirror]);
   await fsck(mirror);
   t.true((await gitBytes(['--git-dir', mirror, 'cat-file', 'blob', refs.bundleRef('1.1.0')])).equals(doomed));
   t.true((await gitBytes(['--git-dir', mirror, 'cat-file', 'blob', refs.bundleRef('1.0.0')])).equals(kept));
   const plain = path.join(work, 'plain.git');
-  await gitCmd(['clone', '--quiet', '--no-local', '--bare', source, plain]);
+  await gitCmd(['clone', '--quiet', '--bare', source, plain]);
   t.deepEqual((await gitCmd(['--git-dir', plain, 'for-each-ref', '--format=%(refname)'])).trim().split('\n'), ['refs/heads/main']);
   t.false(await has(plain, blobId(kept)), 'a plain clone of main holds no bundle');
 
@@ -47,8 +47,11 @@ test('a mirror holds every unrevoked bundle, a plain clone only main; after a re
   await fsck(mirror);
   // By a fresh mirror.
   const fresh = path.join(work, 'fresh.git');
-  await gitCmd(['clone', '--quiet', '--no-local', '--mirror', source, fresh]);
+  await gitCmd(['clone', '--quiet', '--mirror', source, fresh]);
   t.false(await has(fresh, doomedOid));
+  // By its package's repository: no tag, no clone.
+  t.false((await gitCmd(['ls-remote', `${reg.url}/git/acme/lib.git`])).includes('1.1.0'));
+  await t.throwsAsync(gitCmd(['clone', '--quiet', '--depth', '1', '--branch', '1.1.0', `${reg.url}/git/acme/lib.git`, path.join(work, 'lib')]));
   // By object id, with protocol v2 (which serves any object the repository holds) and v0.
   for (const version of ['2', '0']) {
     const fetched = gitCmd(['--git-dir', plain, '-c', `protocol.version=${version}`, 'fetch', '--quiet', source, doomedOid]);
