@@ -124,10 +124,11 @@ function hungUp(ctx: Koa.Context): void {
 }
 
 /**
- * Sends Git's status, headers and body. The body is ended once Git has exited by itself (with
- * an error too: what it wrote, such as `ERR not our ref`, is for the client to read); a process
- * stopped midway (its time ran out) or killed by a signal makes the connection drop instead,
- * so that the client sees a broken transfer rather than a short one.
+ * Sends Git's status, headers and body. The answer ends when Git closes its output by itself
+ * (after an error too: what it wrote, such as `ERR not our ref`, is for the client to read),
+ * without waiting to hear of its exit; a process stopped midway (its time ran out) has its
+ * connection destroyed, and then so is the client's, so that the client sees a broken
+ * transfer rather than a short one. Resolves once the process has exited.
  */
 async function stream(ctx: Koa.Context, response: UploadPackResponse): Promise<void> {
   ctx.respond = false;
@@ -135,8 +136,9 @@ async function stream(ctx: Koa.Context, response: UploadPackResponse): Promise<v
   res.writeHead(response.status, response.headers.flat());
   res.flushHeaders();
   response.body.pipe(res, { end: false });
-  const [end] = await Promise.all([response.ended, finished(response.body).catch(() => {})]);
-  if (end.stopped === null && end.signal === null && !res.destroyed) res.end();
+  const whole = await finished(response.body).then(() => true, () => false);
+  if (whole && !res.destroyed) res.end();
   else res.destroy();
+  const end = await response.ended;
   if (end.stopped === 'aborted') ctx.status = 499;
 }
