@@ -53,58 +53,63 @@ export function killGroup(pid: number): void {
  * run's IPC messages with its connection. A run whose spawner dies ends as killed.
  */
 export function createGitSpawner(options: { niceness: number }): GitSpawner {
-  let spawner: Promise<SpawnerProcess> | null = null;
-  let current: ChildProcess | null = null;
-  const runs = new Map<string, Run>();
-  let closed = false;
+  return new SpawnerClient(options.niceness);
+}
 
-  const onMessage = (message: Message) => {
-    if (message.type === 'ready') return;
-    const run = runs.get(message.id);
-    if (message.type === 'started') return run?.started(message.pid);
-    runs.delete(message.id);
-    run?.ended({ code: message.code, signal: message.signal, stderr: message.stderr });
-  };
+class SpawnerClient implements GitSpawner {
+  private readonly niceness: number;
+  private spawner: Promise<SpawnerProcess> | null = null;
+  private current: ChildProcess | null = null;
+  private readonly runs = new Map<string, Run>();
+  private closed = false;
 
-  const launch = (): Promise<SpawnerProcess> => {
-    const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'gren-git-'));
-    const socket = path.join(folder, 'spawner.sock');
-    const child = spawn(process.execPath, [MAIN, socket, String(options.niceness)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-    current = child;
-    // Neither keeps the registry running: its HTTP server and queues decide that.
-    child.unref();
-    child.channel?.unref();
-    child.on('message', onMessage);
-    child.once('exit', () => {
-      fs.rmSync(folder, { recursive: true, force: true });
-      if (current !== child) return;
-      spawner = null;
-      current = null;
-      for (const [id, run] of runs) {
-        runs.delete(id);
-        run.ended({ code: null, signal: 'SIGKILL', stderr: 'the Git spawner exited' });
-      }
-    });
-    return new Promise((resolve, reject) => {
-      child.once('message', () => resolve({ child, socket }));
-      child.once('error', reject);
-      child.once('exit', () => reject(new Error('the Git spawner exited before it was ready')));
-    });
-  };
+  constructor(niceness: number) {
+    this.niceness = niceness;
+  }
+
+  async spawn(file: string, args: string[], env: Record<string, string>, signal: AbortSignal): Promise<Spawned> {
+    if (this.closed) throw new Error('the Git spawner is closed');
+    try {
+      return await this.attempt(file, args, env, signal);
+    } catch (err) {
+      // A spawner whose socket went (a temporary folder cleaned away) is replaced, once.
+      if (!(err instanceof SocketLost)) throw err;
+      await exited(err.spawner);
+      return this.attempt(file, args, env, signal);
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    this.current?.kill('SIGKILL');
+  }
 
   /** One attempt: the run over IPC, its id over the socket; rejects with `SocketLost` when the socket is gone. */
-  const attempt = async (file: string, args: string[], env: Record<string, string>, signal: AbortSignal): Promise<Spawned> => {
-    spawner ??= launch();
-    const { child, socket } = await spawner;
+  private async attempt(file: string, args: string[], env: Record<string, string>, signal: AbortSignal): Promise<Spawned> {
+    this.spawner ??= this.launch();
+    const { child, socket } = await this.spawner;
     const id = crypto.randomBytes(16).toString('hex');
     const connection = net.connect({ path: socket, allowHalfOpen: true });
-    const spawned = new Promise<Spawned>((resolve, reject) => {
+    const spawned = this.awaitStart(id, connection, signal, child);
+    child.send({ type: 'run', id, file, args, env });
+    connection.write(`${id}\n`);
+    try {
+      return await spawned;
+    } catch (err) {
+      connection.destroy();
+      throw err;
+    }
+  }
+
+  /** Resolves when the spawner says the run started; rejects when it could not, or the signal aborts first. */
+  private awaitStart(id: string, connection: net.Socket, signal: AbortSignal, child: ChildProcess): Promise<Spawned> {
+    return new Promise<Spawned>((resolve, reject) => {
       let resolveEnd: (end: SpawnedEnd) => void = () => {};
       const ended = new Promise<SpawnedEnd>((done) => (resolveEnd = done));
       const abandon = () => reject(signal.reason);
       signal.addEventListener('abort', abandon, { once: true });
       let started = false;
-      runs.set(id, {
+      this.runs.set(id, {
         started(pid) {
           started = true;
           signal.removeEventListener('abort', abandon);
@@ -119,37 +124,49 @@ export function createGitSpawner(options: { niceness: number }): GitSpawner {
       });
       // Once the process runs, an error (its client gone) is its caller's to see as a closed stream.
       connection.on('error', () => {
-        if (started || !runs.delete(id)) return;
+        if (started || !this.runs.delete(id)) return;
         signal.removeEventListener('abort', abandon);
         reject(new SocketLost(child));
-        if (current === child) child.kill('SIGKILL');
+        if (this.current === child) child.kill('SIGKILL');
       });
     });
-    child.send({ type: 'run', id, file, args, env });
-    connection.write(`${id}\n`);
-    try {
-      return await spawned;
-    } catch (err) {
-      connection.destroy();
-      throw err;
-    }
-  };
+  }
 
-  return {
-    async spawn(file, args, env, signal) {
-      if (closed) throw new Error('the Git spawner is closed');
-      try {
-        return await attempt(file, args, env, signal);
-      } catch (err) {
-        // A spawner whose socket went (a temporary folder cleaned away) is replaced, once.
-        if (!(err instanceof SocketLost)) throw err;
-        await exited(err.spawner);
-        return attempt(file, args, env, signal);
-      }
-    },
-    close() {
-      closed = true;
-      current?.kill('SIGKILL');
-    },
-  };
+  private launch(): Promise<SpawnerProcess> {
+    const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'gren-git-'));
+    const socket = path.join(folder, 'spawner.sock');
+    const child = spawn(process.execPath, [MAIN, socket, String(this.niceness)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    this.current = child;
+    // Neither keeps the registry running: its HTTP server and queues decide that.
+    child.unref();
+    child.channel?.unref();
+    child.on('message', (message: Message) => this.onMessage(message));
+    child.once('exit', () => {
+      fs.rmSync(folder, { recursive: true, force: true });
+      if (this.current === child) this.lost();
+    });
+    return new Promise((resolve, reject) => {
+      child.once('message', () => resolve({ child, socket }));
+      child.once('error', reject);
+      child.once('exit', () => reject(new Error('the Git spawner exited before it was ready')));
+    });
+  }
+
+  private onMessage(message: Message): void {
+    if (message.type === 'ready') return;
+    const run = this.runs.get(message.id);
+    if (message.type === 'started') return run?.started(message.pid);
+    this.runs.delete(message.id);
+    run?.ended({ code: message.code, signal: message.signal, stderr: message.stderr });
+  }
+
+  /** The spawner is gone: the next run starts another; every run it had ends as killed. */
+  private lost(): void {
+    this.spawner = null;
+    this.current = null;
+    for (const [id, run] of this.runs) {
+      this.runs.delete(id);
+      run.ended({ code: null, signal: 'SIGKILL', stderr: 'the Git spawner exited' });
+    }
+  }
 }

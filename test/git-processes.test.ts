@@ -141,7 +141,7 @@ test.serial("an aborted request's process group is gone at once, waiting or runn
   t.log(`gone ${ms.toFixed(0)} ms after the client hung up`);
   t.true(ms < 1000);
   await waitUntil(t, 'the slot is free', () => reg.registry.deps.git.counts().running === 0);
-  t.true(reg.log.lines.some((l) => l.event === 'git_stopped' && l.reason === 'aborted'));
+  await waitUntil(t, 'its end is logged', () => reg.log.lines.some((l) => l.event === 'git_stopped' && l.reason === 'aborted'));
   t.false(reg.log.lines.some((l) => l.level === 'error'), JSON.stringify(reg.log.lines.filter((l) => l.level === 'error')));
 });
 
@@ -161,7 +161,7 @@ test.serial('a request that runs out of time is killed and its connection droppe
   const ms = performance.now() - started;
   t.true(ms >= 900 && ms < 5000, `${ms} ms`);
   await waitUntil(t, 'the process is gone', () => servingProcesses().length === 0);
-  t.true(reg.log.lines.some((l) => l.event === 'git_stopped' && l.reason === 'timeout'));
+  await waitUntil(t, 'its end is logged', () => reg.log.lines.some((l) => l.event === 'git_stopped' && l.reason === 'timeout'));
   t.false(reg.log.lines.some((l) => l.level === 'error'));
 });
 
