@@ -11,6 +11,7 @@
 // connection becomes the Git process's stdin and stdout.
 import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { spawn } from 'node:child_process';
 
 type Run = { id: string; file: string; args: string[]; env: Record<string, string> };
@@ -85,10 +86,11 @@ const server = net.createServer({ allowHalfOpen: true }, (connection) => {
   connection.on('data', onData);
 });
 
-// The registry gone, nothing is left to serve: the Git processes end as their connections close.
+// The registry gone, nothing is left to serve: the Git processes end as their connections close,
+// and the socket's private folder goes.
 process.on('disconnect', () => {
   server.close();
-  fs.rmSync(socketPath, { force: true });
+  fs.rmSync(path.dirname(socketPath), { recursive: true, force: true });
   process.exit(0);
 });
 

@@ -60,6 +60,8 @@ class SpawnerClient implements GitSpawner {
   private readonly niceness: number;
   private spawner: Promise<SpawnerProcess> | null = null;
   private current: ChildProcess | null = null;
+  /** The private folder of the current spawner's socket. */
+  private folder: string | null = null;
   private readonly runs = new Map<string, Run>();
   private closed = false;
 
@@ -82,6 +84,8 @@ class SpawnerClient implements GitSpawner {
   close(): void {
     this.closed = true;
     this.current?.kill('SIGKILL');
+    // Now: the registry's process may end before it hears of the spawner's exit.
+    if (this.folder) fs.rmSync(this.folder, { recursive: true, force: true });
   }
 
   /** One attempt: the run over IPC, its id over the socket; rejects with `SocketLost` when the socket is gone. */
@@ -135,6 +139,7 @@ class SpawnerClient implements GitSpawner {
   private launch(): Promise<SpawnerProcess> {
     const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'gren-git-'));
     const socket = path.join(folder, 'spawner.sock');
+    this.folder = folder;
     const child = spawn(process.execPath, [MAIN, socket, String(this.niceness)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
     this.current = child;
     // Neither keeps the registry running: its HTTP server and queues decide that.

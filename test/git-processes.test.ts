@@ -219,4 +219,9 @@ test.serial("a spawner whose socket was cleaned away is replaced, and the reques
   const run = await gitClient(['ls-remote', '--tags', url]);
   t.is(run.code, 0, run.stderr);
   t.true(run.stdout.includes('refs/tags/1.0.0'));
+  // Closing the registry leaves no socket folder behind.
+  const [replaced] = spawners().map((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[2] as string);
+  t.true(fs.existsSync(replaced as string));
+  await reg.close();
+  t.false(fs.existsSync(path.dirname(replaced as string)));
 });
