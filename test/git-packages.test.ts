@@ -137,7 +137,10 @@ test.serial('each Git request is one log line without its query; the raw adverti
   const res = await rawRequest(reg.url, `/git/${name}.git/info/refs?service=git-upload-pack`);
   t.is(res.status, 200);
   t.false(res.body.toString('latin1').includes('refs/namespaces'));
-  const lines = reg.log.lines.slice(before).filter((l) => l.event === 'request');
-  t.is(lines.length, 1);
-  t.is(lines[0]?.path, `/git/${name}.git/info/refs`);
+  // The line is written once Git has exited, which may be a moment after the answer.
+  const mine = () => reg.log.lines.slice(before).filter((l) => l.event === 'request' && l.method === 'GET');
+  for (let waited = 0; mine().length === 0 && waited < 5000; waited += 10) await new Promise((resolve) => setTimeout(resolve, 10));
+  t.is(mine().length, 1);
+  t.is(mine()[0]?.path, `/git/${name}.git/info/refs`);
+  t.is(mine()[0]?.status, 200);
 });
