@@ -2,9 +2,12 @@ import test from 'ava';
 import http from 'node:http';
 import zlib from 'node:zlib';
 import crypto from 'node:crypto';
+import { Readable } from 'node:stream';
+import { readBundle } from '../gateway/packages/bundle.ts';
+import { parseRange, type GrenRange } from '../gateway/packages/range.ts';
 import { bundle, gzipJson, outlineOf } from './helpers/bundle.ts';
 import { published, publisher, putBundle, revokeCall } from './helpers/fixtures.ts';
-import { addMember, createToken, expectError, expectJson, loggedIn, startRegistryWithMail, type MailRegistry } from './helpers/accounts.ts';
+import { addMember, call, createToken, expectError, expectJson, loggedIn, startRegistryWithMail, type MailRegistry } from './helpers/accounts.ts';
 
 let reg: MailRegistry;
 let token: string;
@@ -170,4 +173,38 @@ test('an inflated size just under 50 MiB is accepted', async (t) => {
   const filler = ' '.repeat(49 * 1024 * 1024);
   const bytes = gzipJson({ outline: outlineOf({ name: 'acme/big', version: '1.0.0' }), sources: { Main: `module Main exposing (..)\n${filler}` } });
   t.is((await put('acme/big', '1.0.0', bytes)).status, 201);
+});
+
+test('numbers beyond the compiler’s 16 bits: refused with a 4xx on every route, never a 500', async (t) => {
+  const huge = '99999999999999999999.0.0';
+  for (const version of [huge, '65536.0.0']) {
+    await expectError(await put('acme/base', version, bundle({ name: 'acme/base', version })), 400, 'invalid_request', t);
+    await expectError(await revokeCall(reg.url, token, 'acme/base', version), 400, 'invalid_request', t);
+    await expectError(await fetch(`${reg.url}/packages/acme/base/previous/${version}`), 400, 'invalid_request', t);
+    await expectError(await fetch(`${reg.url}/packages/acme/base/latest?gren=${version}`), 400, 'invalid_request', t);
+    await expectError(await call(reg.url, 'GET', `/private/packages/acme/secret/${version}/gren.json`, { token }), 404, 'not_found', t);
+  }
+  const ranges: Array<[Parameters<typeof bundle>[0], RegExp]> = [
+    [{ name: 'acme/tool', version: '1.0.0', deps: { 'acme/base': `1.0.0 <= v < ${huge}` } }, /acme\/base/],
+    [{ name: 'acme/tool', version: '1.0.0', gren: `0.6.0 <= v < ${huge}` }, /gren-version/],
+  ];
+  for (const [spec, field] of ranges) t.regex((await expectError(await put('acme/tool', '1.0.0', bundle(spec)), 422, 'invalid_outline', t)).message, field);
+  t.is((await put('acme/far', '65535.65535.65535', bundle({ name: 'acme/far', version: '65535.65535.65535' }))).status, 201);
+  t.is((await fetch(`${reg.url}/packages/acme/far/previous/65535.65535.65535`)).status, 404);
+});
+
+test('a version beyond the bounds already in the index, from before they were checked, breaks no later answer', async (t) => {
+  const huge = '99999999999999999999.0.0';
+  const legacy = await readBundle(Readable.from([bundle({ name: 'acme/legacy', version: huge })]), null);
+  // As an older registry accepted it: validation then let any digits through.
+  await reg.registry.deps.packages.publish({
+    outline: { name: 'acme/legacy', version: huge, summary: 's', license: 'BSD-3-Clause', platform: 'common', exposedModules: ['Main'], grenVersion: parseRange('0.6.0 <= v < 0.7.0') as GrenRange, dependencies: {}, private: false, raw: legacy.outline },
+    bundle: legacy,
+    mayReadPrivate: () => false,
+  });
+  t.is((await expectJson(await call(reg.url, 'GET', '/packages/acme/legacy/latest'), 200)).version, huge);
+  await expectError(await call(reg.url, 'GET', '/packages/acme/legacy/previous/1.0.0'), 404, 'no_matching_version', t);
+  t.is((await put('acme/legacy', '2.0.0', bundle({ name: 'acme/legacy', version: '2.0.0' }))).status, 201);
+  t.is((await expectJson(await call(reg.url, 'GET', '/packages/acme/legacy/previous/3.0.0'), 200)).version, '2.0.0');
+  t.true((await fetch(`${reg.url}/packages`)).ok);
 });

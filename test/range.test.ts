@@ -77,3 +77,18 @@ test('versions: three integers without leading zeros', (t) => {
 test('versions compare numerically, not as text', (t) => {
   t.deepEqual(['1.10.0', '1.2.0', '1.9.9', '0.10.0'].sort(compareVersions), ['0.10.0', '1.2.0', '1.9.9', '1.10.0']);
 });
+
+test("each number is at most 65535, the compiler's 16 bits; beyond, the version or range is refused", (t) => {
+  t.true(isVersion('65535.65535.65535'));
+  for (const text of ['65536.0.0', '0.65536.0', '0.0.65536', '99999999999999999999.0.0', `${'9'.repeat(400)}.0.0`]) t.false(isVersion(text), text);
+  t.truthy(parseRange('1.0.0 <= v <= 65535.65535.65535'));
+  t.is(parseRange('1.0.0 <= v < 65536.0.0'), null);
+  t.is(parseRange('99999999999999999999.0.0 <= v < 99999999999999999999.0.1'), null);
+});
+
+test('versions already registered beyond those bounds still compare, exactly, and never throw', (t) => {
+  const huge = '99999999999999999999.0.0';
+  t.deepEqual(['2.0.0', huge, '99999999999999999998.0.0', '1.0.0'].sort(compareVersions), ['1.0.0', '2.0.0', '99999999999999999998.0.0', huge]);
+  t.is(compareVersions(huge, huge), 0);
+  t.false(inRange(huge, range('1.0.0 <= v <= 65535.0.0')));
+});

@@ -5,13 +5,24 @@ import semver from 'semver';
  * This is the one place that knows the syntax `LOW op v op HIGH`.
  */
 
-const versionPattern = '(0|[1-9]\\d*)\\.(0|[1-9]\\d*)\\.(0|[1-9]\\d*)';
+/**
+ * The greatest number a version may hold in each place. The compiler reads each as a 16-bit
+ * unsigned integer (its `Gren.Version` holds three `Word16`) and silently wraps larger ones,
+ * so a version beyond this could never be asked for by the compiler that published it.
+ */
+export const maxVersionNumber = 65535;
+
+// At most five digits here; the numeric bound is checked after the match.
+const numberPattern = '(0|[1-9]\\d{0,4})';
+const versionPattern = `${numberPattern}\\.${numberPattern}\\.${numberPattern}`;
 const versionRegex = new RegExp(`^${versionPattern}$`);
 const rangeRegex = new RegExp(`^(${versionPattern}) (<=|<) v (<=|<) (${versionPattern})$`);
 
-/** `MAJOR.MINOR.PATCH`: three non-negative integers without leading zeros. */
+const withinBounds = (text: string) => text.split('.').every((part) => Number(part) <= maxVersionNumber);
+
+/** `MAJOR.MINOR.PATCH`: three integers from 0 to 65535, without leading zeros. */
 export function isVersion(text: string): boolean {
-  return versionRegex.test(text);
+  return versionRegex.test(text) && withinBounds(text);
 }
 
 /** A parsed Gren range, kept with the text it came from and its `semver` equivalent. */
@@ -35,6 +46,7 @@ export function parseRange(text: string): GrenRange | null {
   const lowOp = match[5] as string;
   const highOp = match[6] as string;
   const high = match[7] as string;
+  if (!withinBounds(low) || !withinBounds(high)) return null;
   const lowInclusive = lowOp === '<=';
   const highInclusive = highOp === '<=';
   const range = new semver.Range(`${lowInclusive ? '>=' : '>'}${low} ${highInclusive ? '<=' : '<'}${high}`);
@@ -42,12 +54,24 @@ export function parseRange(text: string): GrenRange | null {
   return { text, low, lowInclusive, high, highInclusive, semver: range };
 }
 
-/** Whether `version` lies in `range`. */
+/** Whether `version` lies in `range`; one semver cannot read (beyond its safe integers) lies in none. */
 export function inRange(version: string, range: GrenRange): boolean {
   return semver.satisfies(version, range.semver);
 }
 
-/** Ascending version order, for sorting. */
+/**
+ * Ascending version order, for sorting. Exact for any digits, so that a version registered
+ * before the bounds were checked still sorts (numbers without leading zeros order by length,
+ * then as text).
+ */
 export function compareVersions(a: string, b: string): number {
-  return semver.compare(a, b);
+  const left = a.split('.');
+  const right = b.split('.');
+  for (let i = 0; i < 3; i++) {
+    const x = left[i] ?? '';
+    const y = right[i] ?? '';
+    if (x.length !== y.length) return x.length < y.length ? -1 : 1;
+    if (x !== y) return x < y ? -1 : 1;
+  }
+  return 0;
 }
