@@ -3,7 +3,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { promisify } from 'node:util';
 import { isPackageName } from '../../gateway/packages/package-name.ts';
-import { isVersion } from '../../gateway/packages/range.ts';
+import { compareVersions, isVersion } from '../../gateway/packages/range.ts';
 
 const gunzip = promisify(zlib.gunzip);
 
@@ -55,12 +55,6 @@ export async function readBundleFolder(folder: string): Promise<{ bundles: Folde
     else bundles.push(read);
   }
   return { bundles, unreadable };
-}
-
-function compareVersions(a: string, b: string): number {
-  const [x, y] = [a.split('.').map(Number), b.split('.').map(Number)];
-  for (let i = 0; i < 3; i++) if (x[i] !== y[i]) return (x[i] ?? 0) - (y[i] ?? 0);
-  return 0;
 }
 
 /**
