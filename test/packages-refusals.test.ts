@@ -79,7 +79,7 @@ test('422 invalid_outline names the field', async (t) => {
     [{ name: 'acme/tool', version: '1.0.0', summary: 's'.repeat(81) }, /summary/],
     [{ name: 'acme/tool', version: '1.0.0', outline: { license: undefined } }, /license/],
     [{ name: 'acme/tool', version: '1.0.0', exposed: ['Tool'], sources: {}, outline: { 'exposed-modules': ['Tool', 'Missing'] } }, /Missing/],
-    [{ name: 'acme/tool', version: '1.0.0', exposed: ['tool'] }, /tool/],
+    [{ name: 'acme/tool', version: '1.0.0', outline: { 'exposed-modules': ['tool'] } }, /tool/],
   ];
   for (const [spec, field] of cases) {
     const { message } = await expectError(await put('acme/tool', '1.0.0', bundle(spec)), 422, 'invalid_outline', t);
@@ -170,8 +170,10 @@ test('a gzip bomb: 413 once it inflates past 50 MiB, and the registry stays heal
 });
 
 test('an inflated size just under 50 MiB is accepted', async (t) => {
-  const filler = ' '.repeat(49 * 1024 * 1024);
-  const bytes = gzipJson({ outline: outlineOf({ name: 'acme/big', version: '1.0.0' }), sources: { Main: `module Main exposing (..)\n${filler}` } });
+  // Seven modules of 7 MiB each: no module may be over 8 MiB.
+  const filler = ' '.repeat(7 * 1024 * 1024);
+  const sources = Object.fromEntries(['Main', 'A', 'B', 'C', 'D', 'E', 'F'].map((name) => [name, `module ${name} exposing (..)\n${filler}`]));
+  const bytes = gzipJson({ outline: outlineOf({ name: 'acme/big', version: '1.0.0' }), sources });
   t.is((await put('acme/big', '1.0.0', bytes)).status, 201);
 });
 
@@ -207,4 +209,14 @@ test('a version beyond the bounds already in the index, from before they were ch
   t.is((await put('acme/legacy', '2.0.0', bundle({ name: 'acme/legacy', version: '2.0.0' }))).status, 201);
   t.is((await expectJson(await call(reg.url, 'GET', '/packages/acme/legacy/previous/3.0.0'), 200)).version, '2.0.0');
   t.true((await fetch(`${reg.url}/packages`)).ok);
+});
+
+test('a few hundred bytes whose outline nests thousands of arrays: 422 invalid_bundle naming the field, nothing stored', async (t) => {
+  const outline = JSON.stringify(outlineOf({ name: 'acme/amplified', version: '1.0.0' }));
+  for (const depth of [4300, 200_000]) {
+    const json = `{"outline":${outline.slice(0, -1)},"x":${'['.repeat(depth)}${']'.repeat(depth)}},"sources":{"Main":"module Main exposing (..)"}}`;
+    const { message } = await expectError(await put('acme/amplified', '1.0.0', zlib.gzipSync(json)), 422, 'invalid_bundle', t);
+    t.regex(message, /"x"/);
+  }
+  await expectError(await fetch(`${reg.url}/index/packages/acme/amplified/index.json`), 404, 'not_found', t);
 });
