@@ -1,5 +1,6 @@
 import net from 'node:net';
 import path from 'node:path';
+import type { RateLimit } from './rate-limit.ts';
 
 /** Everything the registry reads from its environment, read once at start. */
 export type Config = {
@@ -18,6 +19,10 @@ export type Config = {
   trustProxy: TrustProxy | null;
   /** Serving Git: processes at once, requests that may wait for one, seconds a request may take, nice value. */
   git: { processes: number; queue: number; timeoutSeconds: number; nice: number };
+  server: ServerLimits;
+  uploads: UploadLimits;
+  /** Publishes per user and per publishing identity: a burst, then one per interval; null for none (the import's own registry). */
+  publishLimit: RateLimit | null;
 };
 
 /** A block of addresses: `10.0.0.0/8`, or one address as a /32 (IPv4) or /128 (IPv6). */
@@ -28,6 +33,25 @@ export type AddressRange = { address: string; prefix: number; family: 'ipv4' | '
  * X-Forwarded-For), or the addresses of the proxies.
  */
 export type TrustProxy = { hops: number } | { proxies: AddressRange[] };
+
+/** How long the HTTP server waits for slow clients, how many it holds, and how long a shutdown waits. */
+export type ServerLimits = {
+  /** From the connection (or the previous request) to the end of the request's headers. */
+  headersTimeoutMs: number;
+  /** From the start of a request to the end of its body. */
+  requestTimeoutMs: number;
+  /** A connection on which nothing moves, either way, for this long is closed. */
+  idleTimeoutMs: number;
+  /** An idle kept-alive connection is closed after this long. */
+  keepAliveTimeoutMs: number;
+  /** Connections held at once; further ones are closed as they arrive. */
+  maxConnections: number;
+  /** After SIGTERM, requests in flight get this long before their connections are closed. */
+  shutdownGraceMs: number;
+};
+
+/** What uploads in flight may hold in memory (bytes received plus bytes inflated), in all and per user. */
+export type UploadLimits = { memoryBytes: number; perUserBytes: number };
 
 export class ConfigError extends Error {
   variable: string;
@@ -121,6 +145,50 @@ function readRange(entry: string): AddressRange {
   return { address: plain.toLowerCase(), prefix, family };
 }
 
+/** A positive number (decimals allowed) of the given unit, or the default. */
+function readPositive(env: Env, name: string, fallback: number, unit: string, integer = false): number {
+  const raw = read(env, name);
+  if (raw === null) return fallback;
+  const value = Number(raw);
+  if (!(integer ? /^\d+$/ : /^\d+(\.\d+)?$/).test(raw) || !(value > 0) || value > 1e9) {
+    throw new ConfigError(name, `expected a positive ${integer ? 'whole ' : ''}number of ${unit}, got "${raw}"`);
+  }
+  return value;
+}
+
+function readServerLimits(env: Env): ServerLimits {
+  const seconds = (name: string, fallback: number) => readPositive(env, name, fallback, 'seconds') * 1000;
+  const limits = {
+    headersTimeoutMs: seconds('HEADERS_TIMEOUT_SECONDS', 20),
+    requestTimeoutMs: seconds('REQUEST_TIMEOUT_SECONDS', 120),
+    idleTimeoutMs: seconds('IDLE_TIMEOUT_SECONDS', 30),
+    keepAliveTimeoutMs: seconds('KEEP_ALIVE_TIMEOUT_SECONDS', 5),
+    maxConnections: readPositive(env, 'MAX_CONNECTIONS', 1000, 'connections', true),
+    shutdownGraceMs: seconds('SHUTDOWN_GRACE_SECONDS', 10),
+  };
+  if (limits.headersTimeoutMs > limits.requestTimeoutMs) {
+    throw new ConfigError('HEADERS_TIMEOUT_SECONDS', `must not be longer than REQUEST_TIMEOUT_SECONDS (${limits.requestTimeoutMs / 1000})`);
+  }
+  return limits;
+}
+
+function readUploadLimits(env: Env): UploadLimits {
+  const mebibytes = (name: string, fallback: number) => readPositive(env, name, fallback, 'MiB', true) * 1024 * 1024;
+  const limits = { memoryBytes: mebibytes('UPLOAD_MEMORY_MIB', 256), perUserBytes: mebibytes('UPLOAD_MEMORY_PER_USER_MIB', 64) };
+  if (limits.perUserBytes > limits.memoryBytes) {
+    throw new ConfigError('UPLOAD_MEMORY_PER_USER_MIB', `must not be more than UPLOAD_MEMORY_MIB (${limits.memoryBytes / 1024 / 1024})`);
+  }
+  return limits;
+}
+
+/** crates.io's limit on new versions: 30 at once, then one a minute. */
+function readPublishLimit(env: Env): RateLimit {
+  return {
+    burst: readPositive(env, 'PUBLISH_BURST', 30, 'publishes', true),
+    everyMs: readPositive(env, 'PUBLISH_INTERVAL_SECONDS', 60, 'seconds') * 1000,
+  };
+}
+
 /** Turns the environment into a typed configuration; every error names its variable. */
 export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
   const port = readPort(env);
@@ -153,5 +221,8 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
       timeoutSeconds: readInteger(env, 'GIT_TIMEOUT_SECONDS', 300, 1, 86_400),
       nice: readInteger(env, 'GIT_NICE', 10, 0, 19),
     },
+    server: readServerLimits(env),
+    uploads: readUploadLimits(env),
+    publishLimit: readPublishLimit(env),
   };
 }

@@ -16,6 +16,9 @@ test("the defaults of the README's configuration table", (t) => {
     webhookSecret: null,
     trustProxy: null,
     git: { processes: 4, queue: 64, timeoutSeconds: 300, nice: 10 },
+    server: { headersTimeoutMs: 20_000, requestTimeoutMs: 120_000, idleTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000, maxConnections: 1000, shutdownGraceMs: 10_000 },
+    uploads: { memoryBytes: 256 * 1024 * 1024, perUserBytes: 64 * 1024 * 1024 },
+    publishLimit: { burst: 30, everyMs: 60_000 },
   });
 });
 
@@ -48,6 +51,16 @@ test('every variable is read', (t) => {
     GIT_QUEUE: '0',
     GIT_TIMEOUT_SECONDS: '30',
     GIT_NICE: '0',
+    HEADERS_TIMEOUT_SECONDS: '2.5',
+    REQUEST_TIMEOUT_SECONDS: '30',
+    IDLE_TIMEOUT_SECONDS: '15',
+    KEEP_ALIVE_TIMEOUT_SECONDS: '1',
+    MAX_CONNECTIONS: '64',
+    SHUTDOWN_GRACE_SECONDS: '3',
+    UPLOAD_MEMORY_MIB: '512',
+    UPLOAD_MEMORY_PER_USER_MIB: '100',
+    PUBLISH_BURST: '5',
+    PUBLISH_INTERVAL_SECONDS: '600',
   });
   t.is(config.port, 8080);
   t.is(config.host, '0.0.0.0');
@@ -59,6 +72,9 @@ test('every variable is read', (t) => {
   t.deepEqual(config.webhookUrls, ['https://a.example/hook', 'https://b.example/hook']);
   t.is(config.webhookSecret, 's3cret');
   t.deepEqual(config.git, { processes: 2, queue: 0, timeoutSeconds: 30, nice: 0 });
+  t.deepEqual(config.server, { headersTimeoutMs: 2500, requestTimeoutMs: 30_000, idleTimeoutMs: 15_000, keepAliveTimeoutMs: 1000, maxConnections: 64, shutdownGraceMs: 3000 });
+  t.deepEqual(config.uploads, { memoryBytes: 512 * 1024 * 1024, perUserBytes: 100 * 1024 * 1024 });
+  t.deepEqual(config.publishLimit, { burst: 5, everyMs: 600_000 });
 });
 
 const bad: Array<[Record<string, string>, string]> = [
@@ -82,6 +98,17 @@ const bad: Array<[Record<string, string>, string]> = [
   [{ GIT_QUEUE: '-1' }, 'GIT_QUEUE'],
   [{ GIT_TIMEOUT_SECONDS: '1.5' }, 'GIT_TIMEOUT_SECONDS'],
   [{ GIT_NICE: '20' }, 'GIT_NICE'],
+  [{ HEADERS_TIMEOUT_SECONDS: '0' }, 'HEADERS_TIMEOUT_SECONDS'],
+  [{ HEADERS_TIMEOUT_SECONDS: '200' }, 'HEADERS_TIMEOUT_SECONDS'],
+  [{ REQUEST_TIMEOUT_SECONDS: '-1' }, 'REQUEST_TIMEOUT_SECONDS'],
+  [{ IDLE_TIMEOUT_SECONDS: 'soon' }, 'IDLE_TIMEOUT_SECONDS'],
+  [{ KEEP_ALIVE_TIMEOUT_SECONDS: '1e3' }, 'KEEP_ALIVE_TIMEOUT_SECONDS'],
+  [{ MAX_CONNECTIONS: '10.5' }, 'MAX_CONNECTIONS'],
+  [{ SHUTDOWN_GRACE_SECONDS: 'x' }, 'SHUTDOWN_GRACE_SECONDS'],
+  [{ UPLOAD_MEMORY_MIB: '0' }, 'UPLOAD_MEMORY_MIB'],
+  [{ UPLOAD_MEMORY_MIB: '32' }, 'UPLOAD_MEMORY_PER_USER_MIB'],
+  [{ PUBLISH_BURST: '0' }, 'PUBLISH_BURST'],
+  [{ PUBLISH_INTERVAL_SECONDS: 'hourly' }, 'PUBLISH_INTERVAL_SECONDS'],
 ];
 
 for (const [env, variable] of bad) {

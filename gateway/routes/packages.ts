@@ -1,11 +1,12 @@
 import Router from '@koa/router';
 import type Koa from 'koa';
 import type { AppDeps } from '../app.ts';
-import { principalOf } from '../authenticate.ts';
+import { principalOf, requirePrincipal } from '../authenticate.ts';
 import { readJson } from '../body.ts';
 import { fail } from '../errors.ts';
 import { readBundle } from '../packages/bundle.ts';
 import { validateOutline } from '../packages/outline.ts';
+import { createPublishLimits, type PublishLimits } from '../packages/publish-limits.ts';
 import { notModified } from '../conditional.ts';
 import { isAuthor, isName } from '../packages/package-name.ts';
 import { isVersion } from '../packages/range.ts';
@@ -13,8 +14,9 @@ import { isVersion } from '../packages/range.ts';
 /** Publish, revoke, the compiler-aware queries and the listing (docs/protocol.md, Packages). */
 export function packageRoutes(deps: AppDeps): Router {
   const router = new Router();
+  const limits = createPublishLimits({ clock: deps.clock, limit: deps.config.publishLimit });
   router.get('/packages', (ctx) => listPackages(deps, ctx));
-  router.put('/packages/:author/:name/:version', (ctx) => publish(deps, ctx));
+  router.put('/packages/:author/:name/:version', (ctx) => publish(deps, ctx, limits));
   router.delete('/packages/:author/:name/:version', (ctx) => revoke(deps, ctx));
   router.get('/packages/:author/:name/latest', (ctx) => latest(deps, ctx));
   router.get('/packages/:author/:name/previous/:version', (ctx) => previous(deps, ctx));
@@ -38,20 +40,30 @@ function readVersion(text: unknown, what: string): string {
 
 const bundleTypes = ['', 'application/gzip', 'application/x-gzip', 'application/octet-stream'];
 
-async function publish(deps: AppDeps, ctx: Koa.Context) {
+/**
+ * Everything that can refuse a publish without its bundle comes first, so that a refusal is
+ * answered before the upload is read; the limit counts only versions that get published.
+ */
+async function publish(deps: AppDeps, ctx: Koa.Context, limits: PublishLimits) {
   const target = readPackage(ctx);
   const version = readVersion(ctx.params.version, 'The version in the URL');
-  const principal = principalOf(ctx);
+  const principal = requirePrincipal(ctx);
   deps.permissions.publish(principal, target.author);
   requireIdentitySpelling(deps, target);
   if (!bundleTypes.includes(ctx.request.type)) {
     throw fail('unsupported_media_type', `Send the bundle with Content-Type: application/gzip, not ${ctx.request.type}.`);
   }
-  const bundle = await readBundle(ctx.req, ctx.request.length ?? null);
-  const outline = validateOutline(bundle.outline, { name: target.fullName, version }, bundle.sources);
-  const mayReadPrivate = (author: string) => deps.permissions.roleIn(principal, author) !== null;
-  ctx.status = 201;
-  ctx.body = await deps.packages.publish({ outline, bundle, mayReadPrivate });
+  const giveBack = limits.take(principal.userId, target.author);
+  try {
+    const bundle = await readBundle(ctx.req, ctx.request.length ?? null);
+    const outline = validateOutline(bundle.outline, { name: target.fullName, version }, bundle.sources);
+    const mayReadPrivate = (author: string) => deps.permissions.roleIn(principal, author) !== null;
+    ctx.status = 201;
+    ctx.body = await deps.packages.publish({ outline, bundle, mayReadPrivate });
+  } catch (err) {
+    giveBack();
+    throw err;
+  }
 }
 
 /** A package's author is spelled as its publishing identity is, so that one identity never owns two spellings. */

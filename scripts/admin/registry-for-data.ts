@@ -35,7 +35,8 @@ export type RegistryEndpoint = { url: string; inProcess: boolean; close(): Promi
 /**
  * The registry to publish through: the running one at `registryUrl` when given; else, when no
  * registry runs on the data folder, one started in this process on a free local port, with the
- * environment's settings (webhooks, documentation site) and the URL the index already announces.
+ * environment's settings (webhooks, documentation site), the URL the index already announces,
+ * and no publish limit (only the import publishes through it).
  */
 export async function registryForData(options: {
   dataDir: string;
@@ -48,7 +49,8 @@ export async function registryForData(options: {
   const pid = runningRegistryPid(dataDir);
   if (pid !== null) throw new RegistryBusyError(dataDir, pid);
   const publicUrl = env['REGISTRY_URL']?.trim() || announcedUrl(dataDir) || 'http://localhost:3000';
-  const config = loadConfig({ ...env, REGISTRY_DATA: dataDir, PORT: '0', HOST: '127.0.0.1', REGISTRY_URL: publicUrl });
+  // Only this run publishes through it, as the operator: no publish limit.
+  const config = { ...loadConfig({ ...env, REGISTRY_DATA: dataDir, PORT: '0', HOST: '127.0.0.1', REGISTRY_URL: publicUrl }), publishLimit: null };
   const registry = await openRegistry(config, { log: options.log });
   try {
     const { url } = await registry.listen();
