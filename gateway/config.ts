@@ -1,6 +1,7 @@
 import net from 'node:net';
 import path from 'node:path';
 import type { RateLimit } from './rate-limit.ts';
+import { decodeWeight, defaultBundleLimits } from './packages/bundle.ts';
 
 /** Everything the registry reads from its environment, read once at start. */
 export type Config = {
@@ -50,8 +51,11 @@ export type ServerLimits = {
   shutdownGraceMs: number;
 };
 
-/** What uploads in flight may hold in memory (bytes received plus bytes inflated), in all and per user. */
-export type UploadLimits = { memoryBytes: number; perUserBytes: number };
+/**
+ * The memory publishes in flight may hold: bytes received by uploads still arriving (in all
+ * and per user), and the weight of complete bundles being decoded, checked and committed.
+ */
+export type UploadLimits = { receivedBytes: number; receivedPerUserBytes: number; decodingBytes: number };
 
 export class ConfigError extends Error {
   variable: string;
@@ -174,9 +178,21 @@ function readServerLimits(env: Env): ServerLimits {
 
 function readUploadLimits(env: Env): UploadLimits {
   const mebibytes = (name: string, fallback: number) => readPositive(env, name, fallback, 'MiB', true) * 1024 * 1024;
-  const limits = { memoryBytes: mebibytes('UPLOAD_MEMORY_MIB', 256), perUserBytes: mebibytes('UPLOAD_MEMORY_PER_USER_MIB', 64) };
-  if (limits.perUserBytes > limits.memoryBytes) {
-    throw new ConfigError('UPLOAD_MEMORY_PER_USER_MIB', `must not be more than UPLOAD_MEMORY_MIB (${limits.memoryBytes / 1024 / 1024})`);
+  const limits = {
+    receivedBytes: mebibytes('UPLOAD_MEMORY_MIB', 128),
+    receivedPerUserBytes: mebibytes('UPLOAD_MEMORY_PER_USER_MIB', 32),
+    decodingBytes: mebibytes('DECODE_MEMORY_MIB', 192),
+  };
+  const largestSent = defaultBundleLimits.compressedBytes;
+  const largestWeight = decodeWeight(largestSent, defaultBundleLimits.decompressedBytes);
+  if (limits.receivedPerUserBytes < largestSent) {
+    throw new ConfigError('UPLOAD_MEMORY_PER_USER_MIB', `must be at least ${largestSent / 1024 / 1024}, the largest bundle as sent`);
+  }
+  if (limits.receivedPerUserBytes > limits.receivedBytes) {
+    throw new ConfigError('UPLOAD_MEMORY_PER_USER_MIB', `must not be more than UPLOAD_MEMORY_MIB (${limits.receivedBytes / 1024 / 1024})`);
+  }
+  if (limits.decodingBytes < largestWeight) {
+    throw new ConfigError('DECODE_MEMORY_MIB', `must be at least ${largestWeight / 1024 / 1024}, what decoding the largest bundle weighs`);
   }
   return limits;
 }

@@ -17,7 +17,7 @@ test("the defaults of the README's configuration table", (t) => {
     trustProxy: null,
     git: { processes: 4, queue: 64, timeoutSeconds: 300, nice: 10 },
     server: { headersTimeoutMs: 20_000, requestTimeoutMs: 120_000, idleTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000, maxConnections: 1000, shutdownGraceMs: 10_000 },
-    uploads: { memoryBytes: 256 * 1024 * 1024, perUserBytes: 64 * 1024 * 1024 },
+    uploads: { receivedBytes: 128 * 1024 * 1024, receivedPerUserBytes: 32 * 1024 * 1024, decodingBytes: 192 * 1024 * 1024 },
     publishLimit: { burst: 30, everyMs: 60_000 },
   });
 });
@@ -59,6 +59,7 @@ test('every variable is read', (t) => {
     SHUTDOWN_GRACE_SECONDS: '3',
     UPLOAD_MEMORY_MIB: '512',
     UPLOAD_MEMORY_PER_USER_MIB: '100',
+    DECODE_MEMORY_MIB: '400',
     PUBLISH_BURST: '5',
     PUBLISH_INTERVAL_SECONDS: '600',
   });
@@ -73,7 +74,7 @@ test('every variable is read', (t) => {
   t.is(config.webhookSecret, 's3cret');
   t.deepEqual(config.git, { processes: 2, queue: 0, timeoutSeconds: 30, nice: 0 });
   t.deepEqual(config.server, { headersTimeoutMs: 2500, requestTimeoutMs: 30_000, idleTimeoutMs: 15_000, keepAliveTimeoutMs: 1000, maxConnections: 64, shutdownGraceMs: 3000 });
-  t.deepEqual(config.uploads, { memoryBytes: 512 * 1024 * 1024, perUserBytes: 100 * 1024 * 1024 });
+  t.deepEqual(config.uploads, { receivedBytes: 512 * 1024 * 1024, receivedPerUserBytes: 100 * 1024 * 1024, decodingBytes: 400 * 1024 * 1024 });
   t.deepEqual(config.publishLimit, { burst: 5, everyMs: 600_000 });
 });
 
@@ -106,7 +107,9 @@ const bad: Array<[Record<string, string>, string]> = [
   [{ MAX_CONNECTIONS: '10.5' }, 'MAX_CONNECTIONS'],
   [{ SHUTDOWN_GRACE_SECONDS: 'x' }, 'SHUTDOWN_GRACE_SECONDS'],
   [{ UPLOAD_MEMORY_MIB: '0' }, 'UPLOAD_MEMORY_MIB'],
-  [{ UPLOAD_MEMORY_MIB: '32' }, 'UPLOAD_MEMORY_PER_USER_MIB'],
+  [{ UPLOAD_MEMORY_MIB: '16' }, 'UPLOAD_MEMORY_PER_USER_MIB'],
+  [{ UPLOAD_MEMORY_PER_USER_MIB: '5' }, 'UPLOAD_MEMORY_PER_USER_MIB'],
+  [{ DECODE_MEMORY_MIB: '100' }, 'DECODE_MEMORY_MIB'],
   [{ PUBLISH_BURST: '0' }, 'PUBLISH_BURST'],
   [{ PUBLISH_INTERVAL_SECONDS: 'hourly' }, 'PUBLISH_INTERVAL_SECONDS'],
 ];

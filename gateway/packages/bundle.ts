@@ -3,9 +3,8 @@ import zlib from 'node:zlib';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ApiError, fail } from '../errors.ts';
-import { checkJsonShape, type ShapeProblem } from './json-shape.ts';
-import { isModuleName } from './source-tree.ts';
-import { shown } from './shown.ts';
+import { decodeContent } from './bundle-content.ts';
+import { mebibytes } from './shown.ts';
 
 /** The hard limits on an upload: compressed as sent, and once decompressed. */
 export type BundleLimits = { compressedBytes: number; decompressedBytes: number };
@@ -26,30 +25,60 @@ export type Bundle = {
   sources: Record<string, string>;
 };
 
-const mebibytes = (n: number) => `${Math.round((n / 1024 / 1024) * 10) / 10} MiB`;
+/**
+ * What a bundle may hold in memory, and when: the bytes received are counted (and may be
+ * refused) as they arrive; decoding waits its turn for room for its whole weight.
+ */
+export type BundleMemory = {
+  /** Counts `bytes` more received, before they are kept; throws to refuse them. */
+  hold(bytes: number): void;
+  /** Resolves once a bundle of `weight` bytes (see `decodeWeight`) may be decoded. */
+  decode(weight: number): Promise<void>;
+};
+
+const unbounded: BundleMemory = { hold() {}, decode: async () => {} };
 
 /**
- * Reads an upload with hard limits, decompressing while it reads: past `compressedBytes`
- * sent or `decompressedBytes` inflated, it stops reading and throws `413 too_large`, so a
- * decompression bomb never reaches memory. `declaredLength` (Content-Length) over the limit
- * is refused before reading anything. The body is left open when the read stops, so that
- * the refusal can still be answered on its connection.
+ * What decoding a bundle weighs at its peak: the bytes as sent, the inflated JSON, the text
+ * decoded from it, and the parsed strings (each about the inflated size).
  */
-export async function readBundle(body: Readable, declaredLength: number | null, limits: BundleLimits = defaultBundleLimits): Promise<Bundle> {
-  const tooLargeSent = () => fail('too_large', `A bundle may be at most ${mebibytes(limits.compressedBytes)} as sent.`);
-  const tooLargeInflated = () => fail('too_large', `A bundle may be at most ${mebibytes(limits.decompressedBytes)} once decompressed.`);
-  if (declaredLength !== null && declaredLength > limits.compressedBytes) throw tooLargeSent();
+export function decodeWeight(sentBytes: number, inflatedBytes: number): number {
+  return sentBytes + 3 * inflatedBytes;
+}
 
+/**
+ * Reads an upload with hard limits, inflating it while it arrives only to count and check
+ * it: past `compressedBytes` sent or `decompressedBytes` inflated, it stops reading and
+ * throws `413 too_large`; a file that is not gzip is `422 invalid_bundle` at its first bytes.
+ * While the upload arrives only the bytes as sent are kept, so an upload held open pins no
+ * more than it sent, however far it inflates. `declaredLength` (Content-Length) over the
+ * limit is refused before reading anything. The body is left open when the read stops, so
+ * that the refusal can still be answered on its connection. Once the body is complete, the
+ * bundle waits for room to be decoded (`memory.decode`), then is inflated again, into one
+ * buffer of the size counted, and decoded.
+ */
+export async function readBundle(body: Readable, declaredLength: number | null, limits: BundleLimits = defaultBundleLimits, memory = unbounded): Promise<Bundle> {
+  if (declaredLength !== null && declaredLength > limits.compressedBytes) throw tooLargeSent(limits);
+  const { bytes, inflatedSize } = await receive(body, limits, memory);
+  await memory.decode(decodeWeight(bytes.length, inflatedSize));
+  const { outline, sources } = decodeContent(await inflate(bytes, inflatedSize));
+  return { bytes, sha256: crypto.createHash('sha256').update(bytes).digest('hex'), size: bytes.length, outline, sources };
+}
+
+const tooLargeSent = (limits: BundleLimits) => fail('too_large', `A bundle may be at most ${mebibytes(limits.compressedBytes)} as sent.`);
+
+/** Receives the body, keeping the bytes as sent and counting what they inflate to. */
+async function receive(body: Readable, limits: BundleLimits, memory: BundleMemory): Promise<{ bytes: Buffer; inflatedSize: number }> {
   const sent: Buffer[] = [];
   let sentSize = 0;
-  const inflated: Buffer[] = [];
   let inflatedSize = 0;
   try {
     await pipeline(
       async function* countSent() {
         for await (const chunk of body.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
           sentSize += chunk.length;
-          if (sentSize > limits.compressedBytes) throw tooLargeSent();
+          if (sentSize > limits.compressedBytes) throw tooLargeSent(limits);
+          memory.hold(chunk.length);
           sent.push(chunk);
           yield chunk;
         }
@@ -58,8 +87,9 @@ export async function readBundle(body: Readable, declaredLength: number | null, 
       async (inflating: AsyncIterable<Buffer>) => {
         for await (const chunk of inflating) {
           inflatedSize += chunk.length;
-          if (inflatedSize > limits.decompressedBytes) throw tooLargeInflated();
-          inflated.push(chunk);
+          if (inflatedSize > limits.decompressedBytes) {
+            throw fail('too_large', `A bundle may be at most ${mebibytes(limits.decompressedBytes)} once decompressed.`);
+          }
         }
       },
     );
@@ -68,85 +98,24 @@ export async function readBundle(body: Readable, declaredLength: number | null, 
     if (isZlibError(err)) throw fail('invalid_bundle', 'The body is not a gzip file.');
     throw err;
   }
-  const bytes = Buffer.concat(sent, sentSize);
-  const { outline, sources } = decodeContent(Buffer.concat(inflated, inflatedSize));
-  return { bytes, sha256: crypto.createHash('sha256').update(bytes).digest('hex'), size: sentSize, outline, sources };
+  return { bytes: Buffer.concat(sent, sentSize), inflatedSize };
+}
+
+/** Inflates bytes already checked into one buffer of the size counted while receiving them. */
+async function inflate(bytes: Buffer, size: number): Promise<Buffer> {
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  const gunzip = zlib.createGunzip();
+  gunzip.end(bytes);
+  for await (const chunk of gunzip as AsyncIterable<Buffer>) {
+    if (at + chunk.length > size) throw new Error('a bundle inflated to more than it did while it was received');
+    chunk.copy(out, at);
+    at += chunk.length;
+  }
+  return out.subarray(0, at);
 }
 
 function isZlibError(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' && code.startsWith('Z_');
-}
-
-/**
- * What a bundle's content may hold beyond its byte limits: the compiler writes
- * `{"outline": gren.json, "sources": {module: text}}`, so nothing nests deeper than an
- * outline's `exposed-modules` by category (4 levels), and values are counted in thousands.
- */
-export const contentBounds = {
-  maxDepth: 4,
-  maxValues: 10_000,
-  maxModules: 2_000,
-  maxModuleBytes: 8 * 1024 * 1024,
-};
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-const invalidBundle = (message: string) => fail('invalid_bundle', message);
-
-/** Parses the decompressed JSON: an object with an `outline` object and a `sources` object of module texts. */
-function decodeContent(json: Buffer): { outline: Record<string, unknown>; sources: Record<string, string> } {
-  refuseShape(checkJsonShape(json, contentBounds));
-  let text: string;
-  try {
-    text = utf8.decode(json);
-  } catch {
-    throw invalidBundle('The decompressed bundle is not UTF-8 text.');
-  }
-  let content: unknown;
-  try {
-    content = JSON.parse(text);
-  } catch {
-    throw invalidBundle('The decompressed bundle is not JSON.');
-  }
-  if (!isObject(content)) throw invalidBundle('The decompressed bundle must be a JSON object with "outline" and "sources".');
-  const { outline, sources, ...others } = content;
-  const other = Object.keys(others)[0];
-  if (other !== undefined) throw invalidBundle(`The bundle holds ${shown(other)}; a bundle holds only "outline" and "sources".`);
-  if (!isObject(outline)) throw invalidBundle('The bundle has no "outline" object.');
-  if (!isObject(sources)) throw invalidBundle('The bundle has no "sources" object.');
-  return { outline, sources: checkSources(sources) };
-}
-
-function refuseShape(found: ShapeProblem | null): void {
-  if (found === null) return;
-  const [top, field] = found.path;
-  const where = top === 'outline' && field !== undefined ? `The outline's ${shown(field)}` : top !== undefined ? `The bundle's ${shown(top)}` : 'The bundle';
-  throw invalidBundle(
-    found.problem === 'too_deep'
-      ? `${where} nests deeper than a package's gren.json can (${contentBounds.maxDepth} levels in all).`
-      : `${where} holds more than ${contentBounds.maxValues.toLocaleString('en')} values; a bundle holds an outline and one text per module.`,
-  );
-}
-
-/** Every entry of `sources` is a module name with its text: well-formed, of a sane size, and at most 2,000 of them. */
-function checkSources(sources: Record<string, unknown>): Record<string, string> {
-  const names = Object.keys(sources);
-  if (names.length > contentBounds.maxModules) {
-    throw invalidBundle(`The bundle holds ${names.length} modules; at most ${contentBounds.maxModules.toLocaleString('en')} are allowed.`);
-  }
-  const seen = new Set<string>();
-  for (const name of names) {
-    const text = sources[name];
-    if (!isModuleName(name)) throw invalidBundle(`The bundle's "sources" holds ${shown(name)}, which is not a module name such as Json.Decode.`);
-    if (seen.has(name.toLowerCase())) throw invalidBundle(`The bundle's "sources" holds ${name} and another module whose name differs only in case.`);
-    seen.add(name.toLowerCase());
-    if (typeof text !== 'string') throw invalidBundle(`The bundle's "sources" entry ${name} is not a text.`);
-    if (!text.isWellFormed()) throw invalidBundle(`The source of ${name} is not well-formed Unicode (it holds a lone surrogate).`);
-    if (Buffer.byteLength(text) > contentBounds.maxModuleBytes) throw invalidBundle(`The source of ${name} is over ${mebibytes(contentBounds.maxModuleBytes)}.`);
-  }
-  return sources as Record<string, string>;
-}
-
-export function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -1,5 +1,5 @@
 import { fail } from '../errors.ts';
-import { isObject } from './bundle.ts';
+import { isObject } from './bundle-content.ts';
 import { isPackageName } from './package-name.ts';
 import { maxVersionNumber, parseRange, type GrenRange } from './range.ts';
 import { shown } from './shown.ts';

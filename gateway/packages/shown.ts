@@ -16,3 +16,8 @@ export function shown(value: unknown): string {
   if (typeof value === 'object') return 'an object';
   return String(value);
 }
+
+/** A size in MiB, to one decimal, for messages. */
+export function mebibytes(bytes: number): string {
+  return `${Math.round((bytes / 1024 / 1024) * 10) / 10} MiB`;
+}

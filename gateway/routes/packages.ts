@@ -4,7 +4,8 @@ import type { AppDeps } from '../app.ts';
 import { principalOf, requirePrincipal } from '../authenticate.ts';
 import { readJson } from '../body.ts';
 import { fail } from '../errors.ts';
-import { readBundle } from '../packages/bundle.ts';
+import { defaultBundleLimits, readBundle } from '../packages/bundle.ts';
+import { createUploadBudget, type UploadBudget } from '../packages/upload-budget.ts';
 import { validateOutline } from '../packages/outline.ts';
 import { createPublishLimits, type PublishLimits } from '../packages/publish-limits.ts';
 import { notModified } from '../conditional.ts';
@@ -14,9 +15,12 @@ import { isVersion } from '../packages/range.ts';
 /** Publish, revoke, the compiler-aware queries and the listing (docs/protocol.md, Packages). */
 export function packageRoutes(deps: AppDeps): Router {
   const router = new Router();
-  const limits = createPublishLimits({ clock: deps.clock, limit: deps.config.publishLimit });
+  const guards: PublishGuards = {
+    limits: createPublishLimits({ clock: deps.clock, limit: deps.config.publishLimit }),
+    uploads: createUploadBudget(deps.config.uploads),
+  };
   router.get('/packages', (ctx) => listPackages(deps, ctx));
-  router.put('/packages/:author/:name/:version', (ctx) => publish(deps, ctx, limits));
+  router.put('/packages/:author/:name/:version', (ctx) => publish(deps, ctx, guards));
   router.delete('/packages/:author/:name/:version', (ctx) => revoke(deps, ctx));
   router.get('/packages/:author/:name/latest', (ctx) => latest(deps, ctx));
   router.get('/packages/:author/:name/previous/:version', (ctx) => previous(deps, ctx));
@@ -40,11 +44,14 @@ function readVersion(text: unknown, what: string): string {
 
 const bundleTypes = ['', 'application/gzip', 'application/x-gzip', 'application/octet-stream'];
 
+/** What stands between publishers and the registry's capacity: the publish limit and the upload memory budget. */
+type PublishGuards = { limits: PublishLimits; uploads: UploadBudget };
+
 /**
  * Everything that can refuse a publish without its bundle comes first, so that a refusal is
  * answered before the upload is read; the limit counts only versions that get published.
  */
-async function publish(deps: AppDeps, ctx: Koa.Context, limits: PublishLimits) {
+async function publish(deps: AppDeps, ctx: Koa.Context, guards: PublishGuards) {
   const target = readPackage(ctx);
   const version = readVersion(ctx.params.version, 'The version in the URL');
   const principal = requirePrincipal(ctx);
@@ -53,9 +60,10 @@ async function publish(deps: AppDeps, ctx: Koa.Context, limits: PublishLimits) {
   if (!bundleTypes.includes(ctx.request.type)) {
     throw fail('unsupported_media_type', `Send the bundle with Content-Type: application/gzip, not ${ctx.request.type}.`);
   }
-  const giveBack = limits.take(principal.userId, target.author);
+  const giveBack = guards.limits.take(principal.userId, target.author);
+  const upload = guards.uploads.open(principal.userId);
   try {
-    const bundle = await readBundle(ctx.req, ctx.request.length ?? null);
+    const bundle = await readBundle(ctx.req, ctx.request.length ?? null, defaultBundleLimits, upload);
     const outline = validateOutline(bundle.outline, { name: target.fullName, version }, bundle.sources);
     const mayReadPrivate = (author: string) => deps.permissions.roleIn(principal, author) !== null;
     ctx.status = 201;
@@ -63,6 +71,9 @@ async function publish(deps: AppDeps, ctx: Koa.Context, limits: PublishLimits) {
   } catch (err) {
     giveBack();
     throw err;
+  } finally {
+    // The bundle is held until its commit is answered; then its share of the budget is free.
+    upload.release();
   }
 }
 
