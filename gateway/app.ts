@@ -5,6 +5,7 @@ import type { Clock } from './clock.ts';
 import type { Logger } from './log.ts';
 import { describeError } from './log.ts';
 import { logRequest } from './log-request.ts';
+import { lingeringClose } from './lingering-close.ts';
 import { ApiError, fail } from './errors.ts';
 import type { IndexRepo } from '../index-repo/types.ts';
 import type { Accounts } from './accounts/accounts.ts';
@@ -76,6 +77,7 @@ export function createApp(deps: AppDeps): Koa {
   const app = new Koa({ proxy: false });
   app.silent = true;
   app.use(requestLog(deps.log));
+  app.use(lingeringClose());
   app.use(errorHandler(deps.log));
   app.use(staticIndex(deps));
   app.use(identifyClient(deps.config));
