@@ -4,7 +4,7 @@ import type { Config } from './config.ts';
 import type { Clock } from './clock.ts';
 import type { Logger } from './log.ts';
 import { describeError } from './log.ts';
-import { logRequest } from './log-request.ts';
+import { logAborted, logRequest } from './log-request.ts';
 import { lingeringClose } from './lingering-close.ts';
 import { ApiError, fail } from './errors.ts';
 import type { IndexRepo } from '../index-repo/types.ts';
@@ -44,7 +44,21 @@ export type AppDeps = {
   git: GitProcesses;
 };
 
-/** Renders catalog errors as `{"error", "message"}`; anything else is a logged 500 that shows nothing. */
+/**
+ * Whether the client went away before it was answered (it closed the connection, or a
+ * timeout closed it): nobody reads an answer any more, and nothing failed on our side.
+ */
+function clientGone(ctx: Koa.Context): boolean {
+  if (ctx.res.writableEnded) return false;
+  const socket = ctx.res.socket ?? (ctx.req.socket as typeof ctx.req.socket | null);
+  return ctx.res.destroyed || socket === null || socket.destroyed || !socket.writable;
+}
+
+/**
+ * Renders catalog errors as `{"error", "message"}`; anything else is a logged 500 that shows
+ * nothing, unless the client went away meanwhile: reading its body then fails, which is no
+ * fault of ours (the request log says `request_aborted`).
+ */
 function errorHandler(log: Logger): Koa.Middleware {
   return async (ctx, next) => {
     try {
@@ -52,6 +66,7 @@ function errorHandler(log: Logger): Koa.Middleware {
       if (ctx.status === 404 && ctx.body === undefined) throw fail('not_found');
     } catch (err) {
       const apiError = err instanceof ApiError ? err : null;
+      if (!apiError && clientGone(ctx)) return;
       if (!apiError) log.error('request_failed', { method: ctx.method, path: ctx.path, ...describeError(err) });
       const shown = apiError ?? fail('internal');
       ctx.status = shown.status;
@@ -61,14 +76,18 @@ function errorHandler(log: Logger): Koa.Middleware {
   };
 }
 
-/** One JSON line per request: method, path, status, duration. Never a header or a query. */
+/**
+ * One JSON line per request: method, path, status, duration. Never a header or a query. A
+ * request whose client went away before its answer is `request_aborted`, with no status.
+ */
 function requestLog(log: Logger): Koa.Middleware {
   return async (ctx, next) => {
     const started = performance.now();
     try {
       await next();
     } finally {
-      logRequest(log, ctx.method, ctx.path, ctx.status, started);
+      if (clientGone(ctx)) logAborted(log, ctx.method, ctx.path, started);
+      else logRequest(log, ctx.method, ctx.path, ctx.status, started);
     }
   };
 }

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import http from 'node:http';
+import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type Koa from 'koa';
 import type { Config } from './config.ts';
@@ -18,6 +18,7 @@ import { openNotifier, type NotifierOptions } from './notifications/notifier.ts'
 import { indexConfigFile } from './index-config.ts';
 import { createIndexFiles, indexFastPath } from './static-index.ts';
 import { createGitProcesses } from '../index-repo/git-processes.ts';
+import { createHttpServer, type HttpServer } from './http-server.ts';
 
 /** What tests (and only tests) may swap: the clock, the log, and timings. */
 export type RegistryOverrides = {
@@ -34,7 +35,10 @@ export type Registry = {
   listen(): Promise<{ url: string; port: number }>;
   /** The HTTP server once listening. */
   server(): http.Server | null;
-  /** Stops taking requests, lets those in flight and queued commits finish, releases the data folder. */
+  /**
+   * Stops taking requests, lets those in flight finish (closing their connections after the
+   * shutdown grace period) and queued commits too, and releases the data folder.
+   */
   close(): Promise<void>;
 };
 
@@ -103,20 +107,20 @@ export async function openRegistry(config: Config, overrides: RegistryOverrides 
 }
 
 function withServer(deps: AppDeps, app: Koa, closers: Array<() => Promise<void> | void>): Registry {
-  let server: http.Server | null = null;
+  let http: HttpServer | null = null;
   let closing: Promise<void> | null = null;
   return {
     deps,
     app,
-    server: () => server,
+    server: () => http?.server ?? null,
     listen() {
       // Ready files of the public index are answered before Koa; every other request goes to the app.
       const fastPath = indexFastPath(deps);
       const handle = app.callback();
-      server = http.createServer((req, res) => {
+      http = createHttpServer(deps.config.server, deps.log, (req, res) => {
         if (!fastPath(req, res)) void handle(req, res);
       });
-      const listening = server;
+      const listening = http.server;
       return new Promise((resolve, reject) => {
         listening.once('error', reject);
         listening.listen(deps.config.port, deps.config.host, () => {
@@ -130,10 +134,7 @@ function withServer(deps: AppDeps, app: Koa, closers: Array<() => Promise<void> 
       closing ??= (async () => {
         // Login fetches held open for the link would otherwise keep the server up to 30 s.
         deps.accounts.stopWaiting();
-        if (server) {
-          const stopped = server;
-          await new Promise<void>((resolve) => stopped.close(() => resolve()));
-        }
+        if (http) await http.shutdown();
         for (const close of closers) await close();
         deps.log.info('closed', {});
       })();
