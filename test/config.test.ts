@@ -1,4 +1,5 @@
 import test from 'ava';
+import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError, loadConfig } from '../gateway/config.ts';
 
@@ -125,4 +126,13 @@ for (const [env, variable] of bad) {
 test('a password in SMTP_URL never appears in an error', (t) => {
   const error = t.throws(() => loadConfig({ SMTP_URL: 'http://user:hunter2@mail.example.com' }));
   t.false(error?.message.includes('hunter2'));
+});
+
+test('every variable config.ts reads is in the README’s configuration table', (t) => {
+  const root = path.resolve(import.meta.dirname, '..');
+  const source = fs.readFileSync(path.join(root, 'gateway/config.ts'), 'utf8');
+  const table = fs.readFileSync(path.join(root, 'README.md'), 'utf8').split('\n').filter((line) => line.startsWith('| `'));
+  const variables = new Set([...source.matchAll(/'([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|PORT|HOST)'/g)].map((m) => m[1] as string));
+  t.true(variables.size >= 20, `found ${variables.size} variables`);
+  for (const variable of variables) t.true(table.some((line) => line.includes(`\`${variable}\``)), variable);
 });
