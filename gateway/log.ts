@@ -1,11 +1,8 @@
-/** One JSON line per event, readable alone; ids go in fields. Never a token, a code or a bundle. */
-export type LogFields = Record<string, unknown>;
+import type { LogFields, Logger } from '../index-repo/types.ts';
 
-export type Logger = {
-  info(event: string, fields?: LogFields): void;
-  warn(event: string, fields?: LogFields): void;
-  error(event: string, fields?: LogFields): void;
-};
+/** One JSON line per event, readable alone; ids go in fields. Never a token, a code or a bundle. */
+export type { LogFields, Logger } from '../index-repo/types.ts';
+export { describeError } from '../index-repo/types.ts';
 
 export function createLogger(write: (line: string) => void = (line) => process.stdout.write(line)): Logger {
   const emit = (level: string, event: string, fields: LogFields = {}) => {
@@ -23,10 +20,4 @@ export function memoryLogger(): Logger & { lines: LogFields[] } {
   const lines: LogFields[] = [];
   const logger = createLogger((line) => lines.push(JSON.parse(line) as LogFields));
   return Object.assign(logger, { lines });
-}
-
-/** Describes an unexpected error for a log line: its name, message and stack. */
-export function describeError(err: unknown): LogFields {
-  if (err instanceof Error) return { error: err.name, message: err.message, stack: err.stack };
-  return { error: String(err) };
 }

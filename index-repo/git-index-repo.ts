@@ -1,6 +1,4 @@
-import type { Clock } from '../gateway/clock.ts';
-import type { Logger } from '../gateway/log.ts';
-import { describeError } from '../gateway/log.ts';
+import { describeError, type Clock, type Logger } from './types.ts';
 import type { CommitPlan, FileChange, IndexRepo, RefChange, RepoChange, ServedRefs, Snapshot } from './types.ts';
 import { encodeCommit, encodeObject } from './git-object.ts';
 import type { ObjectStore, PreparedPack } from './object-store.ts';

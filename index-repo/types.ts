@@ -1,3 +1,22 @@
+/** Fields of a log line: ids and figures, never content. */
+export type LogFields = Record<string, unknown>;
+
+/** Where the repository writes its log lines: one event per line (the gateway's logger is one). */
+export type Logger = {
+  info(event: string, fields?: LogFields): void;
+  warn(event: string, fields?: LogFields): void;
+  error(event: string, fields?: LogFields): void;
+};
+
+/** The source of time for commit dates, passed in so that tests can set it. */
+export type Clock = { now(): Date };
+
+/** Describes an unexpected error for a log line: its name, message and stack. */
+export function describeError(err: unknown): LogFields {
+  if (err instanceof Error) return { error: err.name, message: err.message, stack: err.stack };
+  return { error: String(err) };
+}
+
 /** A change to one file of the index: new content, or a deletion. Paths are relative, with `/`. */
 export type FileChange = { path: string; content: Uint8Array } | { path: string; delete: true };
 
