@@ -1,6 +1,5 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { syncDir } from './durable-fs.ts';
 
 /** Where content refs live: Git namespaces, one per package, never fetched by a plain clone. */
 export const CONTENT_PREFIX = 'refs/namespaces/';
@@ -91,98 +90,94 @@ export function removeStaleRefLocks(gitDir: string): number {
   return removed;
 }
 
-/** Creates `dir` and the folders above it that are missing, flushing each parent that gained one. */
-function makeDirs(dir: string): string[] {
+/** Ref changes written where they need disk space, waiting to be put in place by renames and removals alone. */
+export type PreparedRefs = {
+  /** Puts every change in place: renames of lock files and removals, nothing that needs space; the paths changed go to `touched`. */
+  install(touched: Set<string>): void;
+  /** Removes what `prepareRefs` wrote, when the change is not to happen. */
+  discard(): void;
+};
+
+/**
+ * Prepares ref changes the way Git moves refs, in two steps, so that a full disk fails the
+ * first and never the second: each new value is written to `<ref>.lock` (folders created as
+ * needed), and for deletions of packed refs the new `packed-refs` to its lock; `install` then
+ * renames the locks over the refs, removes the deleted refs' files and the folders they leave
+ * empty. `refs` maps each full ref name (`refs/heads/main` or a content ref) to its new object,
+ * or to null to delete it (content refs only). Nothing is flushed: the files and folders changed
+ * go to `touched` (the folders created) and to `install`'s (the rest), for the caller to flush
+ * (the commit log makes the change durable before).
+ */
+export function prepareRefs(gitDir: string, refs: Iterable<[string, string | null]>, touched: Set<string>): PreparedRefs {
+  const locks: Array<{ lock: string; file: string }> = [];
+  const deleted: string[] = [];
+  const created: string[] = [];
+  let packedLock: string | null = null;
+  const discard = () => {
+    for (const { lock } of locks) fs.rmSync(lock, { force: true });
+    if (packedLock) fs.rmSync(packedLock, { force: true });
+    for (const dir of created.reverse()) fs.rmSync(dir, { recursive: false, force: true });
+  };
+  try {
+    for (const [name, oid] of refs) {
+      if (name !== 'refs/heads/main') checkRef(name);
+      const file = path.join(gitDir, name);
+      if (oid === null) {
+        deleted.push(name);
+        continue;
+      }
+      if (!OID.test(oid)) throw new Error(`${name}: "${oid}" is not an object id`);
+      created.push(...makeDirs(path.dirname(file), touched));
+      fs.writeFileSync(`${file}.lock`, `${oid}\n`, { flag: 'w', mode: 0o644 });
+      locks.push({ lock: `${file}.lock`, file });
+    }
+    const packed = deleted.length > 0 ? readPacked(gitDir) : null;
+    if (packed && deleted.some((name) => packed.has(name))) {
+      for (const name of deleted) packed.delete(name);
+      packedLock = writePackedLock(gitDir, packed);
+    }
+  } catch (err) {
+    discard();
+    throw err;
+  }
+  return {
+    install(touched) {
+      for (const { lock, file } of locks) {
+        fs.renameSync(lock, file);
+        touched.add(file).add(path.dirname(file));
+      }
+      if (packedLock) {
+        fs.renameSync(packedLock, path.join(gitDir, PACKED));
+        touched.add(path.join(gitDir, PACKED)).add(gitDir);
+      }
+      removeLoose(gitDir, deleted, touched);
+    },
+    discard,
+  };
+}
+
+/** Creates `dir` and the folders above it that are missing; the folders that gained an entry go to `touched`. Returns the folders created. */
+function makeDirs(dir: string, touched: Set<string>): string[] {
   const created: string[] = [];
   let current = dir;
   while (!fs.existsSync(current)) {
     created.unshift(current);
     current = path.dirname(current);
   }
-  for (const folder of created) fs.mkdirSync(folder);
-  return created.map((folder) => path.dirname(folder));
-}
-
-/** Content refs written and flushed as lock files: `rename` puts them in place and returns the folders to flush. */
-export type PreparedRefs = { rename(): string[]; discard(): Promise<void> };
-
-/**
- * Sets content refs the way Git moves a ref, in two steps. `prepareRefs` writes each new value to
- * `<ref>.lock` and flushes it (creating missing folders, flushed too); `rename` renames every lock
- * over its ref, and the caller flushes the folders it returns. A crash before leaves only locks,
- * removed at the next open; after, every ref names its new object.
- */
-export async function prepareRefs(gitDir: string, values: Map<string, string>): Promise<PreparedRefs> {
-  const parents = new Set<string>();
-  const locks: Array<{ lock: string; ref: string; oid: string }> = [];
-  for (const [name, oid] of values) {
-    checkRef(name);
-    if (!OID.test(oid)) throw new Error(`${name}: "${oid}" is not an object id`);
-    const ref = path.join(gitDir, name);
-    for (const parent of makeDirs(path.dirname(ref))) parents.add(parent);
-    locks.push({ lock: `${ref}.lock`, ref, oid });
+  for (const folder of created) {
+    fs.mkdirSync(folder);
+    touched.add(path.dirname(folder));
   }
-  await Promise.all([
-    ...locks.map(async ({ lock, oid }) => {
-      const handle = await fs.promises.open(lock, 'wx', 0o644);
-      try {
-        await handle.writeFile(`${oid}\n`);
-        await handle.datasync();
-      } finally {
-        await handle.close();
-      }
-    }),
-    ...[...parents].map((dir) => syncDir(dir)),
-  ]);
-  return {
-    rename() {
-      const dirs = new Set<string>();
-      for (const { lock, ref } of locks) {
-        fs.renameSync(lock, ref);
-        dirs.add(path.dirname(ref));
-      }
-      return [...dirs];
-    },
-    async discard() {
-      for (const { lock } of locks) fs.rmSync(lock, { force: true });
-    },
-  };
+  return created;
 }
 
-/** Rewrites `packed-refs` durably with `refs` (every ref it should hold), sorted, as Git writes it. */
-async function writePacked(gitDir: string, refs: Map<string, string>): Promise<void> {
-  const file = path.join(gitDir, PACKED);
-  const lock = `${file}.lock`;
-  const names = [...refs.keys()].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
-  const text = PACKED_HEADER + names.map((name) => `${refs.get(name)} ${name}\n`).join('');
-  const handle = await fs.promises.open(lock, 'wx', 0o644);
-  try {
-    await handle.writeFile(text);
-    await handle.datasync();
-  } finally {
-    await handle.close();
-  }
-  fs.renameSync(lock, file);
-  await syncDir(gitDir);
-}
-
-/**
- * Deletes content refs, loose and packed, and the folders they leave empty, flushed. A ref that
- * does not exist is no error.
- */
-export async function deleteRefs(gitDir: string, names: string[]): Promise<void> {
-  if (names.length === 0) return;
+/** Removes deleted refs' loose files and the folders they leave empty (up to refs/namespaces). */
+function removeLoose(gitDir: string, names: string[], touched: Set<string>): void {
   const dirs = new Set<string>();
   for (const name of names) {
-    checkRef(name);
     const file = path.join(gitDir, name);
     fs.rmSync(file, { force: true });
     dirs.add(path.dirname(file));
-  }
-  const packed = readPacked(gitDir);
-  if (names.some((name) => packed.has(name))) {
-    for (const name of names) packed.delete(name);
-    await writePacked(gitDir, packed);
   }
   const stop = path.join(gitDir, 'refs', 'namespaces');
   for (const start of dirs) {
@@ -195,26 +190,17 @@ export async function deleteRefs(gitDir: string, names: string[]): Promise<void>
     }
   }
   // Each folder that lost an entry, or the nearest one left above it.
-  const flush = new Set<string>();
   for (const start of dirs) {
     let dir = start;
     while (!fs.existsSync(dir)) dir = path.dirname(dir);
-    flush.add(dir);
+    touched.add(dir);
   }
-  await Promise.all([...flush].map((dir) => syncDir(dir)));
 }
 
-/**
- * Writes many content refs at once into `packed-refs` (one flushed file, however many refs),
- * for bulk work such as converting a repository; loose refs of the same names are removed.
- */
-export async function packRefs(gitDir: string, values: Map<string, string>): Promise<void> {
-  const packed = readPacked(gitDir);
-  for (const [name, oid] of values) {
-    checkRef(name);
-    if (!OID.test(oid)) throw new Error(`${name}: "${oid}" is not an object id`);
-    packed.set(name, oid);
-  }
-  await writePacked(gitDir, packed);
-  for (const name of values.keys()) fs.rmSync(path.join(gitDir, name), { force: true });
+/** Writes `packed-refs` with `refs` (every ref it should hold), sorted as Git writes it, to its lock file; returns the lock. */
+function writePackedLock(gitDir: string, refs: Map<string, string>): string {
+  const lock = path.join(gitDir, `${PACKED}.lock`);
+  const names = [...refs.keys()].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  fs.writeFileSync(lock, PACKED_HEADER + names.map((name) => `${refs.get(name)} ${name}\n`).join(''), { flag: 'wx', mode: 0o644 });
+  return lock;
 }

@@ -2,17 +2,18 @@ import { describeError, type Clock, type Logger } from './types.ts';
 import type { CommitPlan, FileChange, IndexRepo, RefChange, RepoChange, ServedRefs, Snapshot } from './types.ts';
 import { encodeCommit, encodeObject } from './git-object.ts';
 import type { ObjectStore, PreparedPack } from './object-store.ts';
+import type { RepoWriter } from './repo-writer.ts';
+import { StageTimer } from './stage-timer.ts';
 import { rewriteHistory } from './history-rewrite.ts';
 import { buildTree, buildTreeSync } from './tree-builder.ts';
 import { createSnapshot } from './snapshot.ts';
 import { PendingObjects } from './pending-objects.ts';
 import { prepareMain } from './refs.ts';
-import { stageServerInfo, writeServerInfo } from './server-info.ts';
+import { writeServerInfo } from './server-info.ts';
 import { encodePack } from './pack-writer.ts';
 import type { ServedFolder } from './served-folder.ts';
 import { purgeUnreachable, repack } from './maintenance.ts';
 import { RefView } from './ref-view.ts';
-import { deleteRefs, prepareRefs } from './content-refs.ts';
 import { syncDir } from './durable-fs.ts';
 
 const AUTHOR = 'Gren Registry <registry@localhost>';
@@ -20,8 +21,8 @@ const AUTHOR = 'Gren Registry <registry@localhost>';
 const MAX_BATCH = 32;
 
 type Plan<T> = (snapshot: Snapshot) => Promise<CommitPlan<T>> | CommitPlan<T>;
-type Answer = { commit: string | null; result: unknown };
-type Waiting = { plan: Plan<unknown>; resolve: (answer: Answer) => void; reject: (err: unknown) => void };
+type Answer = { commit: string | null; result: unknown; timings?: Record<string, number> };
+type Waiting = { plan: Plan<unknown>; resolve: (answer: Answer) => void; reject: (err: unknown) => void; queued: number };
 type Outcome = { waiting: Waiting; afterCommits: boolean } & ({ value: Answer } | { error: unknown });
 type BuiltCommit = { oid: string; tree: string; message: string; changes: FileChange[] };
 /** What one plan changed: a commit of `main`, content refs (null: deleted), or both. */
@@ -42,6 +43,10 @@ export type GitIndexRepoParts = {
   servedRefs: ServedRefs;
   /** Commits between two packings (0: only when asked); null when `git` is missing. */
   packEvery: number | null;
+  /** Writes batches durably through the commit log. */
+  writer: RepoWriter;
+  /** Whether `update` answers where its batch's time went (`timings`). */
+  timings: boolean;
   release: () => void;
 };
 
@@ -121,10 +126,10 @@ export class GitIndexRepo implements IndexRepo {
     return run;
   }
 
-  update<T>(plan: Plan<T>): Promise<{ commit: string | null; result: T }> {
+  update<T>(plan: Plan<T>): Promise<{ commit: string | null; result: T; timings?: Record<string, number> }> {
     if (this.closed) return Promise.reject(new Error(`the ${this.parts.name} index repository is closed`));
     return new Promise((resolve, reject) => {
-      this.waiting.push({ plan, resolve, reject } as Waiting);
+      this.waiting.push({ plan, resolve, reject, queued: performance.now() } as Waiting);
       this.scheduleBatch();
     });
   }
@@ -145,6 +150,8 @@ export class GitIndexRepo implements IndexRepo {
     this.batchScheduled = false;
     const batch = this.waiting.splice(0, MAX_BATCH);
     if (this.waiting.length > 0) this.scheduleBatch();
+    const timer = this.parts.timings ? new StageTimer() : null;
+    const started = performance.now();
     const pending = new PendingObjects(this.parts.store);
     const outcomes: Outcome[] = [];
     const steps: Step[] = [];
@@ -176,12 +183,13 @@ export class GitIndexRepo implements IndexRepo {
         outcomes.push({ waiting, error: err, afterCommits: steps.length > 0 });
       }
     }
-    const failure = steps.length > 0 ? await this.store(pending, steps).then(() => null, (err: unknown) => ({ err })) : null;
+    timer?.mark('plans');
+    const failure = steps.length > 0 ? await this.store(pending, steps, timer).then(() => null, (err: unknown) => ({ err })) : null;
     for (const outcome of outcomes) {
       // Outcomes that saw changes which never became durable are not to be trusted.
       if (failure && outcome.afterCommits) outcome.waiting.reject(failure.err);
       else if ('error' in outcome) outcome.waiting.reject(outcome.error);
-      else outcome.waiting.resolve(outcome.value);
+      else outcome.waiting.resolve(timer ? { ...outcome.value, timings: { queued: started - outcome.waiting.queued, ...timer.stages, batch: batch.length } } : outcome.value);
     }
   }
 
@@ -228,66 +236,34 @@ export class GitIndexRepo implements IndexRepo {
   }
 
   /**
-   * Makes built changes durable and current, in the order that makes a crash harmless:
-   * 1. the objects (one pack), the new content refs and `main` are written to temporary files
-   *    and flushed, side by side;
-   * 2. the pack is renamed into place, then the new content refs, and their folders flushed:
-   *    a content ref never names an object that is not in place, and is durable before `main`
-   *    moves (a crash here leaves content refs ahead of `main`, which the next start removes);
-   * 3. `main` moves (flushed), and the commit is durable;
-   * 4. deleted content refs go (flushed; a crash before leaves them behind `main`, removed at
-   *    the next start too), then what is derived: server info, and the served files, staged
-   *    while the commit was flushed and renamed into place once it is durable.
+   * Makes built changes durable and current: the batch's objects as one pack, its content refs and
+   * `main`, written through the commit log (see `RepoWriter`), in the order that keeps readers on
+   * whole states: the pack, then the content refs set, then `main`, then the content refs deleted;
+   * the served files after. A crash after the log flush loses nothing (the next start replays the
+   * log); before it, leaves no trace but an unreferenced pack.
    */
-  private async store(pending: PendingObjects, steps: Step[]): Promise<void> {
-    const { store, served, gitDir, log, name } = this.parts;
+  private async store(pending: PendingObjects, steps: Step[], timer: StageTimer | null): Promise<void> {
+    const { store, gitDir, log, name, writer } = this.parts;
     const commits = steps.flatMap((step) => (step.commit ? [step.commit] : []));
     const last = commits.at(-1) ?? null;
     const { creates, deletes } = this.netRefChanges(steps);
     const packed = pending.objects.length > 0 ? encodePack(pending.objects) : null;
-    const stagedFiles = served ? this.servedChanges(pending, steps).then((changes) => served.stage(changes)) : undefined;
-    const prepared = await Promise.allSettled([
-      packed ? store.preparePack(packed) : null,
-      creates.size > 0 ? prepareRefs(gitDir, creates) : null,
-      last ? prepareMain(gitDir, last.oid) : null,
-      last ? stageServerInfo(gitDir, last.oid, [...store.packNames(), ...(packed ? [`pack-${packed.name}.pack`] : [])]) : null,
-      stagedFiles,
-    ]);
-    const [pack, newRefs, main, info] = prepared.map((p) => (p.status === 'fulfilled' ? p.value : null)) as [
-      Awaited<ReturnType<ObjectStore['preparePack']>> | null,
-      Awaited<ReturnType<typeof prepareRefs>> | null,
-      Awaited<ReturnType<typeof prepareMain>> | null,
-      Awaited<ReturnType<typeof stageServerInfo>> | null,
-    ];
-    let moved = false;
-    try {
-      const failed = prepared.find((p) => p.status === 'rejected');
-      if (failed) throw failed.reason;
-      await pack?.install();
-      const dirs = newRefs?.rename() ?? [];
-      await Promise.all([pack ? syncDir(pack.dir) : null, ...dirs.map((dir) => syncDir(dir))]);
-      await main?.move();
-      moved = true;
-      pending.stored();
-      for (const [ref, oid] of creates) this.parts.refs.set(ref, oid);
-      if (last) {
-        this.headCommit = last.oid;
-        this.rootTree = last.tree;
-      }
-      this.current = this.snapshotOf(store, this.headCommit ?? '', this.rootTree, new RefView(this.parts.refs));
-    } catch (err) {
-      await Promise.all([pack?.discard(), newRefs?.discard(), main?.discard(), (await stagedFiles?.catch(() => undefined))?.discard()]);
-      throw err;
-    } finally {
-      if (moved) await pack?.release();
+    timer?.mark('pack_encoded');
+    const served = this.parts.served ? await this.servedChanges(pending, steps) : [];
+    const record = { pack: packed, set: [...creates], deleted: deletes, main: last?.oid ?? null, served: served.map((change) => change.path) };
+    const written = await writer.write(record, served, timer);
+    pending.stored();
+    for (const [ref, oid] of creates) this.parts.refs.set(ref, oid);
+    for (const ref of deletes) this.parts.refs.delete(ref);
+    if (deletes.length > 0) this.purgeOwed = true;
+    if (last) {
+      this.headCommit = last.oid;
+      this.rootTree = last.tree;
+      await writeServerInfo(gitDir, this.headCommit, store.packNames());
     }
-    if (deletes.length > 0) {
-      this.purgeOwed = true;
-      await deleteRefs(gitDir, deletes);
-      for (const ref of deletes) this.parts.refs.delete(ref);
-      this.current = this.snapshotOf(store, this.headCommit ?? '', this.rootTree, new RefView(this.parts.refs));
-    }
-    await Promise.all([info?.publish(), (await stagedFiles)?.publish(this.headCommit ?? '')]);
+    this.current = this.snapshotOf(store, this.headCommit ?? '', this.rootTree, new RefView(this.parts.refs));
+    written.publishServed(this.headCommit ?? '');
+    timer?.mark('served_published');
     for (const commit of commits) log.info('index_commit', { repo: name, commit: commit.oid, message: commit.message.split('\n', 1)[0] });
     if (commits.length === 0) log.info('index_refs', { repo: name, set: creates.size, deleted: deletes.length });
     this.changed({ kind: commits.length > 0 ? 'commit' : 'refs', refsSet: creates.size, refsDeleted: deletes.length });
@@ -339,6 +315,8 @@ export class GitIndexRepo implements IndexRepo {
     return this.enqueue(async () => {
       const { store, gitDir, served, log, name } = this.parts;
       if (this.headCommit === null) return { commit: null, commits: 0 };
+      // Moved outside the commit log: nothing logged may be replayed over it.
+      await this.parts.writer.checkpoint();
       const packs: PreparedPack[] = [];
       const writeChunk = async (pending: PendingObjects) => {
         const pack = await store.preparePack(encodePack(pending.objects));
@@ -378,11 +356,21 @@ export class GitIndexRepo implements IndexRepo {
     return files;
   }
 
-  /** Makes the served folder equal `main` again, after a crash left it behind. */
-  async repairServed(): Promise<void> {
+  /**
+   * Makes the served folder equal `main` again, after a crash left it behind: all of it when its
+   * marker names another commit, else the paths that records replayed from the commit log
+   * changed (their files may not have reached the disk before a power cut).
+   */
+  async repairServed(replayed: string[] = []): Promise<void> {
     const { served, store, log, name } = this.parts;
     await served?.clearStaging();
-    if (!served || this.headCommit === null || (await served.servedCommit()) === this.headCommit) return;
+    if (!served || this.headCommit === null) return;
+    if ((await served.servedCommit()) === this.headCommit) {
+      if (replayed.length === 0) return;
+      const repaired = await served.repairPaths(new Set(replayed), (file) => this.current.servedEntry(file), store);
+      log.warn('index_served_repaired', { repo: name, commit: this.headCommit, paths: repaired });
+      return;
+    }
     const repaired = await served.reconcile(store, this.rootTree, this.headCommit, this.servedRefFiles());
     log.warn('index_served_repaired', { repo: name, commit: this.headCommit, paths: repaired });
   }
@@ -437,6 +425,8 @@ export class GitIndexRepo implements IndexRepo {
       this.purging = run;
       const started = performance.now();
       try {
+        // The log holds the content of recent records: flushed into place, then zeroed, before the packs go.
+        await this.enqueue(() => this.parts.writer.eraseLog());
         await purgeUnreachable(gitDir);
         await this.afterMaintenance();
         log.info('index_purged', { repo: name, packs: store.packNames().length, ms: Math.round(performance.now() - started) });
@@ -458,6 +448,7 @@ export class GitIndexRepo implements IndexRepo {
     this.closed = true;
     await this.maintenanceTail;
     await this.tail;
+    await this.parts.writer.close();
     await this.parts.served?.settle();
     await this.parts.store.close();
     this.parts.release();

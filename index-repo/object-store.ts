@@ -1,9 +1,11 @@
 import fs from 'node:fs/promises';
+import fsSync from 'node:fs';
+import crypto from 'node:crypto';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { decodeTree, EMPTY_TREE, unwrapObject, type ObjectType, type Tree } from './git-object.ts';
-import { PackReader } from './pack-reader.ts';
-import { syncDir, writeFlushed } from './durable-fs.ts';
+import { BrokenPackError, PackReader } from './pack-reader.ts';
+import { syncDir, tempPathFor, writeFlushed } from './durable-fs.ts';
 import type { EncodedPack } from './pack-writer.ts';
 import { Lru } from './lru.ts';
 
@@ -11,6 +13,22 @@ type RawObject = { type: ObjectType; content: Buffer };
 
 /** What the `.keep` files of packs whose commit is under way say (Git ignores the content). */
 const KEEP_NOTE = 'gren-registry: the commit of this pack is under way\n';
+
+/** Whether a file's last 20 bytes are the SHA-1 of the rest (packs and pack indexes end so), and, for a pack, its name. */
+function checksummed(file: string, expected?: string): boolean {
+  let bytes: Buffer;
+  try {
+    bytes = fsSync.readFileSync(file);
+  } catch {
+    return false;
+  }
+  if (bytes.length < 20) return false;
+  const sum = crypto.createHash('sha1').update(bytes.subarray(0, bytes.length - 20)).digest();
+  return sum.equals(bytes.subarray(bytes.length - 20)) && (expected === undefined || sum.toString('hex') === expected);
+}
+
+const isWholePack = (file: string, name: string) => checksummed(file, name);
+const isWholeIndex = (file: string) => checksummed(file);
 
 /** A pack written and flushed under temporary names: see `ObjectStore.preparePack`. */
 export type PreparedPack = {
@@ -75,8 +93,10 @@ export class ObjectStore implements ObjectReader {
       try {
         kept.push(await PackReader.open(file));
       } catch (err) {
-        // A pack whose index is still being written by a repack: taken at the next scan.
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        // A pack whose index is still being written by a repack: taken at the next scan. One
+        // whose index a crash cut short holds nothing anyone needs once the log is replayed:
+        // removed at the next open (`removeOrphanPacks`).
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' && !(err instanceof BrokenPackError)) throw err;
       }
     }
     this.packs = kept;
@@ -189,6 +209,52 @@ export class ObjectStore implements ObjectReader {
     };
   }
 
+  /**
+   * Puts a pack in place without flushing it (the commit log has it): written to temporary names
+   * and renamed, pack first, with a `.keep` file beside it (see `preparePack`) that the caller
+   * removes once the refs naming its objects are in place; until then its objects are unreachable
+   * and harmless. When `reuse` is set, a pack already in place whose checksums are right is kept
+   * as it is (replaying a log after a crash). The files and folder written go to `touched`.
+   */
+  placePack({ name, pack, idx }: EncodedPack, touched: Set<string>, reuse = false): { keep: string; discard(): void } {
+    const dir = path.join(this.objectsDir, 'pack');
+    if (!this.packDirReady) {
+      fsSync.mkdirSync(dir, { recursive: true });
+      this.packDirReady = true;
+    }
+    const packFile = path.join(dir, `pack-${name}.pack`);
+    const idxFile = path.join(dir, `pack-${name}.idx`);
+    const keep = path.join(dir, `pack-${name}.keep`);
+    const written: string[] = [keep];
+    const discard = () => {
+      for (const file of written) fsSync.rmSync(file, { force: true });
+    };
+    try {
+      fsSync.writeFileSync(keep, KEEP_NOTE);
+      if (!(reuse && isWholePack(packFile, name) && isWholeIndex(idxFile))) {
+        for (const [file, bytes] of [[packFile, pack], [idxFile, idx]] as const) {
+          const temp = tempPathFor(file);
+          written.push(temp);
+          fsSync.writeFileSync(temp, bytes, { flag: 'wx', mode: 0o444 });
+          fsSync.renameSync(temp, file);
+          written.push(file);
+        }
+      }
+    } catch (err) {
+      discard();
+      throw err;
+    }
+    touched.add(packFile).add(idxFile).add(dir);
+    return { keep, discard };
+  }
+
+  /** Reads from a pack `placePack` put in place (its index given, so that it is not read back). */
+  async adoptPack(name: string, idx: Buffer): Promise<void> {
+    const packFile = path.join(this.objectsDir, 'pack', `pack-${name}.pack`);
+    if (this.packs.some((pack) => pack.packFile === packFile)) return;
+    this.packs.push(await PackReader.open(packFile, idx));
+  }
+
   /** Stores objects as one new pack, durably, in one step (see `preparePack`). */
   async writePack(encoded: EncodedPack): Promise<void> {
     const prepared = await this.preparePack(encoded);
@@ -199,8 +265,10 @@ export class ObjectStore implements ObjectReader {
 
   /**
    * Removes what a crash left in the pack folder: a pack without its index (a crash between the
-   * two renames: its objects are in no commit, or still in the packs a repack was merging) and
-   * git's own temporary files. Only while no repack runs (see `stopStaleRepack`).
+   * two renames: its objects are in no commit, or still in the packs a repack was merging), a
+   * pack whose index a power cut tore (after the commit log is replayed, which rewrites every
+   * pack a logged commit needs), and git's own temporary files. Only while no repack runs (see
+   * `stopStaleRepack`).
    */
   async removeOrphanPacks(): Promise<number> {
     const dir = path.join(this.objectsDir, 'pack');
@@ -210,7 +278,9 @@ export class ObjectStore implements ObjectReader {
     } catch {
       return 0;
     }
-    const orphans = names.filter((n) => (n.endsWith('.pack') && !names.includes(n.replace(/\.pack$/, '.idx'))) || /^tmp_(pack|idx|rev)_/.test(n));
+    const broken = (n: string) => n.endsWith('.idx') && !isWholeIndex(path.join(dir, n));
+    const orphans = names.filter((n) => (n.endsWith('.pack') && (!names.includes(n.replace(/\.pack$/, '.idx')) || broken(n.replace(/\.pack$/, '.idx')))) || /^tmp_(pack|idx|rev)_/.test(n));
+    for (const orphan of [...orphans]) if (orphan.endsWith('.pack')) orphans.push(orphan.replace(/\.pack$/, '.idx'));
     for (const orphan of orphans) await fs.rm(path.join(dir, orphan), { force: true });
     // Keep files of commits that never finished: their packs are whole, or gone above.
     let kept = 0;

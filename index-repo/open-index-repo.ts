@@ -15,6 +15,11 @@ import { GitIndexRepo } from './git-index-repo.ts';
 import { loadContentRefs, removeStaleRefLocks } from './content-refs.ts';
 import { NO_SERVED_REFS } from './snapshot.ts';
 import { readFormat, writeFormat } from './format.ts';
+import { CommitLog, type CommitLogOptions } from './commit-log.ts';
+import { RepoWriter, replayLog } from './repo-writer.ts';
+
+/** The commit log's folder inside the bare repository (Git ignores what it does not know there). */
+const LOG_DIR = 'registry-log';
 
 export type OpenIndexRepoOptions = {
   gitDir: string;
@@ -29,6 +34,9 @@ export type OpenIndexRepoOptions = {
   packEvery?: number;
   /** Content refs served as files in the served folder (and by `servedEntry`). None by default. */
   servedRefs?: ServedRefs;
+  /** Whether `update` answers where its batch's time went, by stage (`timings`). Off by default: no marks are made. */
+  timings?: boolean;
+  commitLog?: CommitLogOptions;
   /**
    * The version of the repository's layout its owner writes today: a new repository is marked
    * with it; an existing one keeps its mark (0 when it has none) until the owner converts it and
@@ -96,9 +104,15 @@ export async function openIndexRepo(options: OpenIndexRepoOptions): Promise<Loca
   await initialise(gitDir);
   const release = takeProcessLock(gitDir);
   const store = new ObjectStore(gitDir, options.store);
+  let closeLog: (() => void) | null = null;
   try {
     if (await stopStaleRepack(gitDir)) log.warn('index_stale_repack_stopped', { repo: name });
-    const leftovers = (await removeLeftovers(gitDir)) + (await store.removeOrphanPacks());
+    const { log: commitLog, replay } = CommitLog.open(path.join(gitDir, LOG_DIR), options.commitLog);
+    closeLog = () => commitLog.close();
+    let leftovers = await removeLeftovers(gitDir);
+    const replayed = await replayLog(gitDir, store, commitLog, replay);
+    if (replay.length > 0) log.warn('index_log_replayed', { repo: name, records: replay.length });
+    leftovers += await store.removeOrphanPacks();
     if (leftovers > 0) log.warn('index_leftovers_removed', { repo: name, files: leftovers });
     await store.rescanPacks();
     const hasGit = await gitAvailable();
@@ -111,7 +125,8 @@ export async function openIndexRepo(options: OpenIndexRepoOptions): Promise<Loca
     const packEvery = hasGit ? (options.packEvery ?? 100) : null;
     const refs = loadContentRefs(gitDir);
     const servedRefs = options.servedRefs ?? NO_SERVED_REFS;
-    const parts = { gitDir, name, store, served, clock: options.clock, log, head, refs, servedRefs, packEvery, release };
+    const writer = new RepoWriter({ gitDir, name, store, served, log, commitLog });
+    const parts = { gitDir, name, store, served, clock: options.clock, log, head, refs, servedRefs, packEvery, writer, timings: options.timings ?? false, release };
     const repo = Object.assign(new GitIndexRepo(parts, EMPTY_TREE), {
       format: () => format,
       async setFormat(version: number) {
@@ -119,7 +134,7 @@ export async function openIndexRepo(options: OpenIndexRepoOptions): Promise<Loca
         format = version;
       },
     });
-    await repo.repairServed();
+    await repo.repairServed(replayed);
     await repo.update(async (current) => {
       const changes = await requiredChanges(current, options.required);
       const message = head ? `Update ${changes.map((c) => c.path).join(', ')}` : 'Create the index';
@@ -128,6 +143,7 @@ export async function openIndexRepo(options: OpenIndexRepoOptions): Promise<Loca
     await writeServerInfo(gitDir, repo.head() || null, store.packNames());
     return repo;
   } catch (err) {
+    closeLog?.();
     await store.close();
     release();
     throw err;

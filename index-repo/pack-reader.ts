@@ -7,6 +7,11 @@ const TYPES: Record<number, ObjectType> = { 1: 'commit', 2: 'tree', 3: 'blob', 4
 const OFS_DELTA = 6;
 const REF_DELTA = 7;
 
+/** A pack whose index cannot be read (cut short by a crash): never one Git or this process wrote whole. */
+export class BrokenPackError extends Error {
+  override name = 'BrokenPackError';
+}
+
 /**
  * Reads single objects out of one packfile through its `.idx`, with positioned reads: the pack
  * is never loaded whole (isomorphic-git loads every pack it reads into memory, which at 10,000
@@ -24,8 +29,9 @@ export class PackReader {
     this.packFile = packFile;
     this.idx = idx;
     this.handle = handle;
-    if (idx.readUInt32BE(0) !== 0xff744f63 || idx.readUInt32BE(4) !== 2) throw new Error(`${packFile}: not a version 2 pack index`);
+    if (idx.length < 8 + 256 * 4 + 40 || idx.readUInt32BE(0) !== 0xff744f63 || idx.readUInt32BE(4) !== 2) throw new BrokenPackError(`${packFile}: not a version 2 pack index`);
     this.count = idx.readUInt32BE(8 + 255 * 4);
+    if (idx.length < 8 + 256 * 4 + this.count * 28 + 40) throw new BrokenPackError(`${packFile}: its index is cut short`);
   }
 
   /** Opens a pack; `idx` spares reading its index when the caller has just written it. */

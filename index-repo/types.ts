@@ -89,7 +89,7 @@ export interface IndexRepo {
    * changes) before the next caller's plan runs. Resolves once the commit is durable. A plan
    * that throws commits nothing and the error is passed on.
    */
-  update<T>(plan: (current: Snapshot) => Promise<CommitPlan<T>> | CommitPlan<T>): Promise<{ commit: string | null; result: T }>;
+  update<T>(plan: (current: Snapshot) => Promise<CommitPlan<T>> | CommitPlan<T>): Promise<{ commit: string | null; result: T; timings?: Record<string, number> }>;
   /**
    * Calls `listener` after each change that became durable (a commit of `main`, content refs set
    * or deleted, a purge), outside the commit path: a listener never delays or fails a change.
