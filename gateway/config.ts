@@ -16,6 +16,8 @@ export type Config = {
   packagesSiteUrl: string | null;
   webhookUrls: string[];
   webhookSecret: string | null;
+  /** Whether each publish logs where its time went, by stage (`publish_timings`). */
+  logTimings: boolean;
   /** Which peers may say, in X-Forwarded-For, whom they forward; null: nobody (the socket's address is the client's). */
   trustProxy: TrustProxy | null;
   /** Serving Git: processes at once, requests that may wait for one, seconds a request may take, nice value. */
@@ -240,5 +242,14 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
     server: readServerLimits(env),
     uploads: readUploadLimits(env),
     publishLimit: readPublishLimit(env),
+    logTimings: readSwitch(env, 'LOG_TIMINGS'),
   };
+}
+
+/** A setting that is on or off: unset, `0` or `false` is off; `1` or `true` is on. */
+function readSwitch(env: Env, name: string): boolean {
+  const raw = read(env, name)?.toLowerCase() ?? null;
+  if (raw === null || raw === '0' || raw === 'false') return false;
+  if (raw === '1' || raw === 'true') return true;
+  throw new ConfigError(name, `expected 1 or 0 (true or false), got "${raw}"`);
 }

@@ -61,7 +61,7 @@ export function dataPaths(dataDir: string) {
 export function openPackageRepo(
   paths: ReturnType<typeof dataPaths>,
   which: 'public' | 'private',
-  options: Pick<OpenIndexRepoOptions, 'clock' | 'log' | 'required' | 'packEvery'>,
+  options: Pick<OpenIndexRepoOptions, 'clock' | 'log' | 'required' | 'packEvery' | 'timings'>,
 ): Promise<LocalIndexRepo> {
   const isPublic = which === 'public';
   return openIndexRepo({
@@ -81,10 +81,10 @@ export async function openRegistry(config: Config, overrides: RegistryOverrides 
   const paths = dataPaths(config.dataDir);
   fs.mkdirSync(config.dataDir, { recursive: true });
 
-  const index = await openPackageRepo(paths, 'public', { clock, log, required: { 'config.json': indexConfigFile(config) } });
+  const index = await openPackageRepo(paths, 'public', { clock, log, timings: config.logTimings, required: { 'config.json': indexConfigFile(config) } });
   const closers: Array<() => Promise<void> | void> = [() => index.close()];
   try {
-    const privateIndex = await openPackageRepo(paths, 'private', { clock, log, required: {} });
+    const privateIndex = await openPackageRepo(paths, 'private', { clock, log, timings: config.logTimings, required: {} });
     closers.unshift(() => privateIndex.close());
     const accounts = openAccounts({ file: paths.accounts, clock, log, ...overrides.accounts });
     closers.push(() => accounts.close());

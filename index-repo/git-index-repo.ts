@@ -21,7 +21,7 @@ const AUTHOR = 'Gren Registry <registry@localhost>';
 const MAX_BATCH = 32;
 
 type Plan<T> = (snapshot: Snapshot) => Promise<CommitPlan<T>> | CommitPlan<T>;
-type Answer = { commit: string | null; result: unknown; timings?: Record<string, number> };
+type Answer = { commit: string | null; result: unknown; timings?: Record<string, number>; batchSize?: number };
 type Waiting = { plan: Plan<unknown>; resolve: (answer: Answer) => void; reject: (err: unknown) => void; queued: number };
 type Outcome = { waiting: Waiting; afterCommits: boolean } & ({ value: Answer } | { error: unknown });
 type BuiltCommit = { oid: string; tree: string; message: string; changes: FileChange[] };
@@ -126,7 +126,7 @@ export class GitIndexRepo implements IndexRepo {
     return run;
   }
 
-  update<T>(plan: Plan<T>): Promise<{ commit: string | null; result: T; timings?: Record<string, number> }> {
+  update<T>(plan: Plan<T>): Promise<{ commit: string | null; result: T; timings?: Record<string, number>; batchSize?: number }> {
     if (this.closed) return Promise.reject(new Error(`the ${this.parts.name} index repository is closed`));
     return new Promise((resolve, reject) => {
       this.waiting.push({ plan, resolve, reject, queued: performance.now() } as Waiting);
@@ -189,7 +189,7 @@ export class GitIndexRepo implements IndexRepo {
       // Outcomes that saw changes which never became durable are not to be trusted.
       if (failure && outcome.afterCommits) outcome.waiting.reject(failure.err);
       else if ('error' in outcome) outcome.waiting.reject(outcome.error);
-      else outcome.waiting.resolve(timer ? { ...outcome.value, timings: { queued: started - outcome.waiting.queued, ...timer.stages, batch: batch.length } } : outcome.value);
+      else outcome.waiting.resolve(timer ? { ...outcome.value, timings: { queued: started - outcome.waiting.queued, ...timer.stages }, batchSize: batch.length } : outcome.value);
     }
   }
 

@@ -86,12 +86,12 @@ export class ObjectStore implements ObjectReader {
         kept.push(pack);
         wanted.delete(pack.packFile);
       } else {
-        await pack.close();
+        pack.close();
       }
     }
     for (const file of wanted) {
       try {
-        kept.push(await PackReader.open(file));
+        kept.push(PackReader.open(file));
       } catch (err) {
         // A pack whose index is still being written by a repack: taken at the next scan. One
         // whose index a crash cut short holds nothing anyone needs once the log is replayed:
@@ -108,7 +108,7 @@ export class ObjectStore implements ObjectReader {
   }
 
   async close(): Promise<void> {
-    for (const pack of this.packs) await pack.close();
+    for (const pack of this.packs) pack.close();
     this.packs = [];
   }
 
@@ -202,7 +202,7 @@ export class ObjectStore implements ObjectReader {
       install: async () => {
         await fs.rename(packTemp, packFile);
         await fs.rename(idxTemp, idxFile);
-        this.packs.push(await PackReader.open(packFile, idx));
+        this.packs.push(PackReader.open(packFile, idx));
       },
       release: () => fs.rm(keepFile, { force: true }),
       discard: () => Promise.all([packTemp, idxTemp, keepFile].map((file) => fs.rm(file, { force: true }))).then(() => undefined),
@@ -252,7 +252,7 @@ export class ObjectStore implements ObjectReader {
   async adoptPack(name: string, idx: Buffer): Promise<void> {
     const packFile = path.join(this.objectsDir, 'pack', `pack-${name}.pack`);
     if (this.packs.some((pack) => pack.packFile === packFile)) return;
-    this.packs.push(await PackReader.open(packFile, idx));
+    this.packs.push(PackReader.open(packFile, idx));
   }
 
   /** Stores objects as one new pack, durably, in one step (see `preparePack`). */

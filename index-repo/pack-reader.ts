@@ -1,4 +1,4 @@
-import fs from 'node:fs/promises';
+import fs from 'node:fs';
 import zlib from 'node:zlib';
 import type { ObjectType } from './git-object.ts';
 import { Lru } from './lru.ts';
@@ -21,28 +21,34 @@ export class PackReader {
   readonly packFile: string;
   private readonly idx: Buffer;
   private readonly count: number;
-  private readonly handle: fs.FileHandle;
+  /** Read with positioned synchronous reads: a small read from the page cache costs less than a trip through the thread pool. */
+  private readonly fd: number;
   /** Objects read at an offset, as delta bases: a chain shared by many objects is read once. */
   private readonly bases = new Lru<number, { type: ObjectType; content: Buffer }>(8 * 1024 * 1024, (o) => o.content.length + 64);
 
-  private constructor(packFile: string, idx: Buffer, handle: fs.FileHandle) {
+  private constructor(packFile: string, idx: Buffer, fd: number) {
     this.packFile = packFile;
     this.idx = idx;
-    this.handle = handle;
+    this.fd = fd;
     if (idx.length < 8 + 256 * 4 + 40 || idx.readUInt32BE(0) !== 0xff744f63 || idx.readUInt32BE(4) !== 2) throw new BrokenPackError(`${packFile}: not a version 2 pack index`);
     this.count = idx.readUInt32BE(8 + 255 * 4);
     if (idx.length < 8 + 256 * 4 + this.count * 28 + 40) throw new BrokenPackError(`${packFile}: its index is cut short`);
   }
 
   /** Opens a pack; `idx` spares reading its index when the caller has just written it. */
-  static async open(packFile: string, idx?: Buffer): Promise<PackReader> {
-    const index = idx ?? (await fs.readFile(packFile.replace(/\.pack$/, '.idx')));
-    const handle = await fs.open(packFile, 'r');
-    return new PackReader(packFile, index, handle);
+  static open(packFile: string, idx?: Buffer): PackReader {
+    const index = idx ?? fs.readFileSync(packFile.replace(/\.pack$/, '.idx'));
+    const fd = fs.openSync(packFile, 'r');
+    try {
+      return new PackReader(packFile, index, fd);
+    } catch (err) {
+      fs.closeSync(fd);
+      throw err;
+    }
   }
 
-  close(): Promise<void> {
-    return this.handle.close();
+  close(): void {
+    fs.closeSync(this.fd);
   }
 
   /** The offset of an object in the pack, or null when the pack does not hold it. */
@@ -73,7 +79,7 @@ export class PackReader {
   /** The object at `offset`, with deltas resolved. `resolveRef` finds a REF_DELTA's base anywhere. */
   async readAt(offset: number, resolveRef: (oid: string) => Promise<{ type: ObjectType; content: Buffer }>): Promise<{ type: ObjectType; content: Buffer }> {
     const head = Buffer.alloc(32);
-    await this.handle.read(head, 0, 32, offset);
+    fs.readSync(this.fd, head, 0, 32, offset);
     let at = 0;
     let byte = head[at++] as number;
     const kind = (byte >> 4) & 7;
@@ -99,7 +105,7 @@ export class PackReader {
     } else if (!TYPES[kind]) {
       throw new Error(`${this.packFile}: unknown object kind ${kind} at ${offset}`);
     }
-    const data = await this.inflateAt(offset + at, size);
+    const data = this.inflateAt(offset + at, size);
     if (base) return { type: base.type, content: applyDelta(base.content, data) };
     return { type: TYPES[kind] as ObjectType, content: data };
   }
@@ -112,11 +118,11 @@ export class PackReader {
     return base;
   }
 
-  private async inflateAt(position: number, size: number): Promise<Buffer> {
+  private inflateAt(position: number, size: number): Buffer {
     // Deflate adds at most 5 bytes per 16 KiB block plus a small header and trailer.
     const length = size + Math.ceil(size / 16384) * 5 + 64;
     const compressed = Buffer.alloc(length);
-    const { bytesRead } = await this.handle.read(compressed, 0, length, position);
+    const bytesRead = fs.readSync(this.fd, compressed, 0, length, position);
     const data = zlib.inflateSync(compressed.subarray(0, bytesRead));
     if (data.length !== size) throw new Error(`${this.packFile}: object at ${position} inflates to ${data.length} bytes, not ${size}`);
     return data;

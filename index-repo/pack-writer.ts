@@ -17,6 +17,32 @@ function entryHeader(type: ObjectType, size: number): Buffer {
   return Buffer.from(bytes);
 }
 
+const SAMPLE = 4096;
+const SMALL = 1024;
+const SMALL_OBJECT = { level: 1, windowBits: 10, memLevel: 2 };
+const HUFFMAN_ONLY = { level: 1, strategy: zlib.constants.Z_HUFFMAN_ONLY };
+
+/**
+ * Deflates an object's content the cheapest way that loses (almost) nothing: gzip data (a bundle)
+ * is stored, as deflate would only spend time on it; content whose first few kilobytes compress
+ * as well with Huffman coding alone as with string matching (random-looking text, such as
+ * base64) skips the matching, which on such data costs several times as much for nothing; the
+ * rest (source code) gets deflate's fastest level.
+ */
+export function deflate(content: Buffer): Buffer {
+  // Most objects of a commit are small (trees, the commit, gren.json): a window no larger than
+  // the content makes zlib's set-up, which costs more than the compression itself, cheap.
+  if (content.length <= SMALL) return zlib.deflateSync(content, SMALL_OBJECT);
+  if (content[0] === 0x1f && content[1] === 0x8b) return zlib.deflateSync(content, { level: 0 });
+  if (content.length > SAMPLE * 2) {
+    const sample = content.subarray(0, SAMPLE);
+    const matched = zlib.deflateSync(sample, { level: 1 }).length;
+    const huffman = zlib.deflateSync(sample, HUFFMAN_ONLY).length;
+    if (huffman <= matched * 1.05) return zlib.deflateSync(content, HUFFMAN_ONLY);
+  }
+  return zlib.deflateSync(content, { level: 1 });
+}
+
 /** A packfile and its version 2 index, as Git writes them; `name` is the pack's checksum. */
 export type EncodedPack = { name: string; pack: Buffer; idx: Buffer };
 
@@ -37,9 +63,7 @@ export function encodePack(objects: EncodedObject[]): EncodedPack {
   for (const object of unique) {
     const nul = object.wrapped.indexOf(0);
     const content = object.wrapped.subarray(nul + 1);
-    // Bundles are gzip already: deflate would only spend time on them.
-    const level = content[0] === 0x1f && content[1] === 0x8b ? 0 : 1;
-    const entry = Buffer.concat([entryHeader(object.type, content.length), zlib.deflateSync(content, { level })]);
+    const entry = Buffer.concat([entryHeader(object.type, content.length), deflate(content)]);
     entries.push({ oid: object.oid, offset, crc: zlib.crc32(entry) });
     parts.push(entry);
     offset += entry.length;

@@ -6,6 +6,8 @@
 export class StageTimer {
   private last: number;
   readonly stages: Record<string, number> = {};
+  /** Figures that are not times (a batch's size), logged beside the stages. */
+  readonly notes: Record<string, number> = {};
 
   constructor(start: number = performance.now()) {
     this.last = start;
@@ -18,13 +20,28 @@ export class StageTimer {
     this.last = now;
   }
 
-  /** Adds another timer's stages (a group commit's, shared by its plans) to this one's, under `prefix`. */
-  include(stages: Readonly<Record<string, number>>, prefix = ''): void {
-    for (const [stage, ms] of Object.entries(stages)) this.stages[`${prefix}${stage}`] = (this.stages[`${prefix}${stage}`] ?? 0) + ms;
+  /**
+   * Splits the time of `stage` into the stages of the work done meanwhile elsewhere (a group
+   * commit's, shared by its plans), named `<stage>_<sub-stage>`; what they do not cover stays
+   * under `stage`.
+   */
+  split(stage: string, stages: Readonly<Record<string, number>>): void {
+    let covered = 0;
+    for (const [sub, ms] of Object.entries(stages)) {
+      this.stages[`${stage}_${sub}`] = (this.stages[`${stage}_${sub}`] ?? 0) + ms;
+      covered += ms;
+    }
+    this.stages[stage] = Math.max(0, (this.stages[stage] ?? 0) - covered);
   }
 
-  /** The stages in milliseconds, rounded to microseconds, for a log line. */
+  note(name: string, value: number): void {
+    this.notes[name] = value;
+  }
+
+  /** The stages in milliseconds, rounded to microseconds, their total, and the notes: for a log line. */
   rounded(): Record<string, number> {
-    return Object.fromEntries(Object.entries(this.stages).map(([stage, ms]) => [stage, Math.round(ms * 1000) / 1000]));
+    const round = (ms: number) => Math.round(ms * 1000) / 1000;
+    const total = Object.values(this.stages).reduce((sum, ms) => sum + ms, 0);
+    return { ...Object.fromEntries(Object.entries(this.stages).map(([stage, ms]) => [stage, round(ms)])), total: round(total), ...this.notes };
   }
 }

@@ -87,9 +87,11 @@ export interface IndexRepo {
    * The one way to change the repository. `plan` runs in the serialised queue with a view of
    * the current `main`; what it returns is committed as exactly one commit (none when nothing
    * changes) before the next caller's plan runs. Resolves once the commit is durable. A plan
-   * that throws commits nothing and the error is passed on.
+   * that throws commits nothing and the error is passed on. When the repository was opened with
+   * `timings`, the answer says where the batch's time went (ms by stage, `queued` the wait before
+   * it) and how many plans it ran.
    */
-  update<T>(plan: (current: Snapshot) => Promise<CommitPlan<T>> | CommitPlan<T>): Promise<{ commit: string | null; result: T; timings?: Record<string, number> }>;
+  update<T>(plan: (current: Snapshot) => Promise<CommitPlan<T>> | CommitPlan<T>): Promise<{ commit: string | null; result: T; timings?: Record<string, number>; batchSize?: number }>;
   /**
    * Calls `listener` after each change that became durable (a commit of `main`, content refs set
    * or deleted, a purge), outside the commit path: a listener never delays or fails a change.

@@ -72,3 +72,16 @@ test('a pack written by the registry is one git verifies and reads', async (t) =
   await store.rescanPacks();
   t.is((await store.readBlob(objects[1]!.oid)).length, 70_000);
 });
+
+test('objects are deflated the cheapest way that loses almost nothing', async (t) => {
+  const crypto = await import('node:crypto');
+  const zlib = await import('node:zlib');
+  const { deflate } = await import('../index-repo/pack-writer.ts');
+  const source = Buffer.from(Array.from({ length: 800 }, (_, i) => `value${i} : Int\nvalue${i} = ${i}\n`).join(''));
+  const base64 = Buffer.from(crypto.randomBytes(30_000).toString('base64'));
+  const gzipped = zlib.gzipSync(source);
+  for (const content of [source, base64, gzipped, Buffer.from('small')]) t.true(zlib.inflateSync(deflate(content)).equals(content));
+  t.true(deflate(source).length < source.length / 3, `source code is compressed (${deflate(source).length} of ${source.length})`);
+  t.true(deflate(base64).length < base64.length * 0.8, 'base64 keeps its Huffman saving');
+  t.true(deflate(gzipped).length >= gzipped.length, 'gzip data is stored');
+});

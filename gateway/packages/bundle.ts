@@ -5,6 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { ApiError, fail } from '../errors.ts';
 import { decodeContent } from './bundle-content.ts';
 import { mebibytes } from './shown.ts';
+import type { StageTimer } from '../../index-repo/stage-timer.ts';
 
 /** The hard limits on an upload: compressed as sent, and once decompressed. */
 export type BundleLimits = { compressedBytes: number; decompressedBytes: number };
@@ -57,12 +58,19 @@ export function decodeWeight(sentBytes: number, inflatedBytes: number): number {
  * bundle waits for room to be decoded (`memory.decode`), then is inflated again, into one
  * buffer of the size counted, and decoded.
  */
-export async function readBundle(body: Readable, declaredLength: number | null, limits: BundleLimits = defaultBundleLimits, memory = unbounded): Promise<Bundle> {
+export async function readBundle(body: Readable, declaredLength: number | null, limits: BundleLimits = defaultBundleLimits, memory = unbounded, timer: StageTimer | null = null): Promise<Bundle> {
   if (declaredLength !== null && declaredLength > limits.compressedBytes) throw tooLargeSent(limits);
   const { bytes, inflatedSize } = await receive(body, limits, memory);
+  timer?.mark('body_received');
   await memory.decode(decodeWeight(bytes.length, inflatedSize));
-  const { outline, sources } = decodeContent(await inflate(bytes, inflatedSize));
-  return { bytes, sha256: crypto.createHash('sha256').update(bytes).digest('hex'), size: bytes.length, outline, sources };
+  timer?.mark('decode_waited');
+  const inflated = await inflate(bytes, inflatedSize);
+  timer?.mark('inflated');
+  const { outline, sources } = decodeContent(inflated);
+  timer?.mark('decoded');
+  const sha256 = crypto.createHash('sha256').update(bytes).digest('hex');
+  timer?.mark('sha256');
+  return { bytes, sha256, size: bytes.length, outline, sources };
 }
 
 const tooLargeSent = (limits: BundleLimits) => fail('too_large', `A bundle may be at most ${mebibytes(limits.compressedBytes)} as sent.`);

@@ -8,12 +8,15 @@ import { checkDependencies } from './dependencies.ts';
 import { prepareNotification, settleUnknown } from './notify.ts';
 import { encodeIndex, findVersion, packagePaths, withVersion, type VersionEntry, type VersionIndex } from './version-index.ts';
 import { sourceTree } from './source-tree.ts';
+import type { StageTimer } from '../../index-repo/stage-timer.ts';
 
 export type PublishInput = {
   outline: Outline;
   bundle: Bundle;
   /** Whether the publisher may see the private packages of `author` (for a private package's dependencies). */
   mayReadPrivate: (author: string) => boolean;
+  /** Where the publish's time goes, by stage, when asked for. */
+  timer?: StageTimer | null;
 };
 
 export type Published = { name: string; version: string; sha256: string; commit: string };
@@ -90,11 +93,14 @@ function visibility(ctx: PackagesContext, outline: Outline): boolean {
  */
 export async function publishVersion(ctx: PackagesContext, input: PublishInput): Promise<Published> {
   const { outline, bundle } = input;
+  const timer = input.timer ?? null;
   return ctx.lock(outline.name.toLowerCase(), async () => {
+    timer?.mark('package_locked');
     const isPrivate = visibility(ctx, outline);
     const repo = isPrivate ? ctx.privateIndex : ctx.index;
     const notification = isPrivate ? null : prepareNotification(ctx.notifier, ctx.log, { event: 'publish', package: outline.name, version: outline.version });
-    let done: { commit: string | null; result: VersionIndex };
+    timer?.mark('notification_prepared');
+    let done: { commit: string | null; result: VersionIndex; timings?: Record<string, number>; batchSize?: number };
     try {
       done = await repo.update(async (current: Snapshot) => {
         const index = await indexAt(ctx.catalog.get(outline.name), current, outline.name);
@@ -113,10 +119,15 @@ export async function publishVersion(ctx: PackagesContext, input: PublishInput):
       throw err;
     }
     if (done.commit === null) throw new Error(`publishing ${outline.name} ${outline.version} made no commit`);
+    timer?.mark('commit');
+    if (timer && done.timings) timer.split('commit', done.timings);
+    if (timer && done.batchSize !== undefined) timer.note('batch', done.batchSize);
     notification?.committed(done.commit);
+    timer?.mark('notification_committed');
     const previous = ctx.catalog.get(outline.name);
     const summary = previous && summaryVersion(done.result) !== outline.version ? previous.summary : outline.summary;
     ctx.catalog.set({ name: outline.name, private: isPrivate, index: done.result, summary, indexOid: await indexOidAt(repo.snapshot(), outline.name) });
+    timer?.mark('catalog_updated');
     ctx.log.info('package_published', { package: outline.name, version: outline.version, private: isPrivate, commit: done.commit, size: bundle.size });
     return { name: outline.name, version: outline.version, sha256: bundle.sha256, commit: done.commit };
   });

@@ -11,6 +11,7 @@ import { createPublishLimits, type PublishLimits } from '../packages/publish-lim
 import { notModified } from '../conditional.ts';
 import { isAuthor, isName } from '../packages/package-name.ts';
 import { isVersion } from '../packages/range.ts';
+import type { StageTimer } from '../../index-repo/stage-timer.ts';
 
 /** Publish, revoke, the compiler-aware queries and the listing (docs/protocol.md, Packages). */
 export function packageRoutes(deps: AppDeps): Router {
@@ -52,6 +53,7 @@ type PublishGuards = { limits: PublishLimits; uploads: UploadBudget };
  * answered before the upload is read; the limit counts only versions that get published.
  */
 async function publish(deps: AppDeps, ctx: Koa.Context, guards: PublishGuards) {
+  const timer = ctx.state.timer as StageTimer | null;
   const target = readPackage(ctx);
   const version = readVersion(ctx.params.version, 'The version in the URL');
   const principal = requirePrincipal(ctx);
@@ -62,12 +64,14 @@ async function publish(deps: AppDeps, ctx: Koa.Context, guards: PublishGuards) {
   }
   const giveBack = guards.limits.take(principal.userId, target.author);
   const upload = guards.uploads.open(principal.userId);
+  timer?.mark('authenticated');
   try {
-    const bundle = await readBundle(ctx.req, ctx.request.length ?? null, defaultBundleLimits, upload);
+    const bundle = await readBundle(ctx.req, ctx.request.length ?? null, defaultBundleLimits, upload, timer);
     const outline = validateOutline(bundle.outline, { name: target.fullName, version }, bundle.sources);
+    timer?.mark('validated');
     const mayReadPrivate = (author: string) => deps.permissions.roleIn(principal, author) !== null;
     ctx.status = 201;
-    ctx.body = await deps.packages.publish({ outline, bundle, mayReadPrivate });
+    ctx.body = await deps.packages.publish({ outline, bundle, mayReadPrivate, timer });
   } catch (err) {
     giveBack();
     throw err;
@@ -75,6 +79,7 @@ async function publish(deps: AppDeps, ctx: Koa.Context, guards: PublishGuards) {
     // The bundle is held until its commit is answered; then its share of the budget is free.
     upload.release();
   }
+  if (timer) deps.log.info('publish_timings', { package: target.fullName, version, ...timer.rounded() });
 }
 
 /** A package's author is spelled as its publishing identity is, so that one identity never owns two spellings. */

@@ -1,0 +1,35 @@
+import test from 'ava';
+import { bundle } from './helpers/bundle.ts';
+import { publisher, published } from './helpers/fixtures.ts';
+import { startRegistryWithMail } from './helpers/accounts.ts';
+import { loadConfig, ConfigError } from '../gateway/config.ts';
+
+test('with LOG_TIMINGS, each publish logs where its time went, stage by stage; without, nothing', async (t) => {
+  const timed = await startRegistryWithMail({ env: { LOG_TIMINGS: '1' } });
+  t.teardown(() => timed.close());
+  const token = await publisher(timed, 'robin@example.com', ['acme']);
+  const started = performance.now();
+  await published(timed.url, token, 'acme/lib', '1.0.0', bundle({ name: 'acme/lib', version: '1.0.0', padding: 20_000 }));
+  const elapsed = performance.now() - started;
+  const line = timed.log.lines.find((l) => l.event === 'publish_timings') as Record<string, number> | undefined;
+  t.truthy(line);
+  const stages = ['authenticated', 'body_read_inflated', 'json_parsed', 'sha256', 'validated', 'package_locked', 'notification_prepared', 'commit_queued', 'commit_plans', 'commit_pack_encoded', 'commit_record', 'commit_served_staged', 'commit_files_written', 'commit_log_flushed', 'commit_installed', 'commit_served_published', 'notification_committed', 'catalog_updated'];
+  for (const stage of stages) t.true(typeof line?.[stage] === 'number' && (line[stage] as number) >= 0, `${stage}: ${line?.[stage]}`);
+  t.is(line?.batch, 1);
+  const sum = stages.reduce((total, stage) => total + (line?.[stage] ?? 0), 0) + (line?.commit ?? 0);
+  t.true(Math.abs(sum - (line?.total ?? 0)) < 0.05, `the stages add up to the total (${sum} against ${line?.total})`);
+  t.true((line?.total ?? 0) <= elapsed, 'and the total is within what the client waited');
+
+  const plain = await startRegistryWithMail();
+  t.teardown(() => plain.close());
+  const other = await publisher(plain, 'robin@example.com', ['acme']);
+  await published(plain.url, other, 'acme/lib', '1.0.0', bundle({ name: 'acme/lib', version: '1.0.0' }));
+  t.false(plain.log.lines.some((l) => l.event === 'publish_timings'));
+});
+
+test('LOG_TIMINGS takes 1 or 0, and names itself otherwise', (t) => {
+  t.true(loadConfig({ LOG_TIMINGS: 'true' }).logTimings);
+  t.false(loadConfig({}).logTimings);
+  const err = t.throws(() => loadConfig({ LOG_TIMINGS: 'yes' }), { instanceOf: ConfigError });
+  t.is(err?.variable, 'LOG_TIMINGS');
+});
