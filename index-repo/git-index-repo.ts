@@ -1,6 +1,6 @@
 import { describeError, type Clock, type Logger } from './types.ts';
 import type { CommitPlan, FileChange, IndexRepo, RefChange, RepoChange, ServedRefs, Snapshot } from './types.ts';
-import { encodeCommit, encodeObject } from './git-object.ts';
+import { decodeCommit, encodeCommit, encodeObject } from './git-object.ts';
 import type { ObjectStore, PreparedPack } from './object-store.ts';
 import type { RepoWriter } from './repo-writer.ts';
 import { StageTimer } from './stage-timer.ts';
@@ -10,6 +10,7 @@ import { createSnapshot } from './snapshot.ts';
 import { PendingObjects } from './pending-objects.ts';
 import { prepareMain } from './refs.ts';
 import { writeServerInfo } from './server-info.ts';
+import { clearPurgeOwed, markPurgeOwed } from './marks.ts';
 import { encodePack } from './pack-writer.ts';
 import type { ServedFolder } from './served-folder.ts';
 import { purgeUnreachable, repack } from './maintenance.ts';
@@ -47,6 +48,8 @@ export type GitIndexRepoParts = {
   writer: RepoWriter;
   /** Whether `update` answers where its batch's time went (`timings`). */
   timings: boolean;
+  /** Whether a purge was owed when the repository was opened (a crash came before it finished). */
+  purgeOwed: boolean;
   release: () => void;
 };
 
@@ -85,6 +88,7 @@ export class GitIndexRepo implements IndexRepo {
     this.headCommit = parts.head?.commit ?? null;
     this.rootTree = parts.head?.tree ?? emptyTree;
     this.current = this.snapshotOf(parts.store, this.headCommit ?? '', this.rootTree, new RefView(parts.refs));
+    this.purgeOwed = parts.purgeOwed;
   }
 
   private snapshotOf(reader: PendingObjects | ObjectStore, commit: string, tree: string, refs: RefView): Snapshot {
@@ -97,6 +101,16 @@ export class GitIndexRepo implements IndexRepo {
 
   snapshot(): Snapshot {
     return this.current;
+  }
+
+  async *history(): AsyncIterable<{ commit: string; message: string }> {
+    for (let commit: string | null = this.headCommit; commit; ) {
+      const { type, content } = await this.parts.store.read(commit);
+      if (type !== 'commit') throw new Error(`${commit} is a ${type}, not a commit`);
+      const decoded = decodeCommit(content);
+      yield { commit, message: decoded.message };
+      commit = decoded.parents[0] ?? null;
+    }
   }
 
   onChange(listener: (change: RepoChange) => void): () => void {
@@ -251,6 +265,7 @@ export class GitIndexRepo implements IndexRepo {
     timer?.mark('pack_encoded');
     const served = this.parts.served ? await this.servedChanges(pending, steps) : [];
     const record = { pack: packed, set: [...creates], deleted: deletes, main: last?.oid ?? null, served: served.map((change) => change.path) };
+    if (deletes.length > 0) await markPurgeOwed(gitDir);
     const written = await writer.write(record, served, timer);
     pending.stored();
     for (const [ref, oid] of creates) this.parts.refs.set(ref, oid);
@@ -328,6 +343,7 @@ export class GitIndexRepo implements IndexRepo {
       try {
         const result = await rewriteHistory(store, this.headCommit, keep, writeChunk);
         if (result.commit !== this.headCommit) {
+          await markPurgeOwed(gitDir);
           const main = await prepareMain(gitDir, result.commit);
           await main.move();
           this.headCommit = result.commit;
@@ -429,6 +445,7 @@ export class GitIndexRepo implements IndexRepo {
         await this.enqueue(() => this.parts.writer.eraseLog());
         await purgeUnreachable(gitDir);
         await this.afterMaintenance();
+        if (!this.purgeOwed) clearPurgeOwed(gitDir);
         log.info('index_purged', { repo: name, packs: store.packNames().length, ms: Math.round(performance.now() - started) });
         this.changed({ kind: 'purge', refsSet: 0, refsDeleted: 0 });
       } catch (err) {

@@ -77,9 +77,11 @@ export function encodeCommit({ tree, parents, author, message, time }: CommitFie
   return Buffer.from(lines.join('\n') + '\n');
 }
 
-/** The tree and parents of a commit. */
-export function decodeCommit(content: Buffer): { tree: string; parents: string[] } {
-  const head = content.toString('utf8').split('\n\n', 1)[0] ?? '';
+/** The tree, parents and message of a commit. */
+export function decodeCommit(content: Buffer): { tree: string; parents: string[]; message: string } {
+  const text = content.toString('utf8');
+  const split = text.indexOf('\n\n');
+  const head = split === -1 ? text : text.slice(0, split);
   let tree = '';
   const parents: string[] = [];
   for (const line of head.split('\n')) {
@@ -87,5 +89,5 @@ export function decodeCommit(content: Buffer): { tree: string; parents: string[]
     else if (line.startsWith('parent ')) parents.push(line.slice(7));
   }
   if (!/^[0-9a-f]{40}$/.test(tree)) throw new Error('commit without a tree');
-  return { tree, parents };
+  return { tree, parents, message: split === -1 ? '' : text.slice(split + 2) };
 }

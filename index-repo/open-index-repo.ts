@@ -14,7 +14,7 @@ import { gitAvailable, stopStaleRepack } from './maintenance.ts';
 import { GitIndexRepo } from './git-index-repo.ts';
 import { loadContentRefs, removeStaleRefLocks } from './content-refs.ts';
 import { NO_SERVED_REFS } from './snapshot.ts';
-import { readFormat, writeFormat } from './format.ts';
+import { purgeOwed, readFormat, writeFormat } from './marks.ts';
 import { CommitLog, type CommitLogOptions } from './commit-log.ts';
 import { RepoWriter, replayLog } from './repo-writer.ts';
 
@@ -126,7 +126,7 @@ export async function openIndexRepo(options: OpenIndexRepoOptions): Promise<Loca
     const refs = loadContentRefs(gitDir);
     const servedRefs = options.servedRefs ?? NO_SERVED_REFS;
     const writer = new RepoWriter({ gitDir, name, store, served, log, commitLog });
-    const parts = { gitDir, name, store, served, clock: options.clock, log, head, refs, servedRefs, packEvery, writer, timings: options.timings ?? false, release };
+    const parts = { gitDir, name, store, served, clock: options.clock, log, head, refs, servedRefs, packEvery, writer, timings: options.timings ?? false, purgeOwed: purgeOwed(gitDir), release };
     const repo = Object.assign(new GitIndexRepo(parts, EMPTY_TREE), {
       format: () => format,
       async setFormat(version: number) {

@@ -81,6 +81,8 @@ export interface IndexRepo {
   readonly servedDir: string | null;
   /** The current commit of `main`. */
   head(): string;
+  /** The commits of `main`, newest first, following first parents: each one's id and message. */
+  history(): AsyncIterable<{ commit: string; message: string }>;
   /** A view of `main` and the content refs as they are now: the same object until the next change, so that callers can tell a change by identity. */
   snapshot(): Snapshot;
   /**

@@ -11,6 +11,7 @@ import { loadConfig } from '../gateway/config.ts';
 import { memoryLogger } from '../gateway/log.ts';
 import { systemClock } from '../gateway/clock.ts';
 import { openNotifier } from '../gateway/notifications/notifier.ts';
+import { DatabaseSync } from 'node:sqlite';
 
 const secret = 'a webhook secret for tests';
 
@@ -138,26 +139,67 @@ test('deliveries owed when the registry stops are made after it starts again', a
   await owedBecomes(again, 0);
 });
 
-test('an event recorded by a process that died before knowing its commit is settled at the next start', async (t) => {
+test('an event an earlier version recorded before knowing its commit is settled at the next start', async (t) => {
   const receiver = await startReceiver();
   t.teardown(() => receiver.close());
   const file = path.join(tempDir(), 'notifications.sqlite');
   const config = loadConfig({ WEBHOOK_URLS: `${receiver.url}/hook`, WEBHOOK_SECRET: secret, REGISTRY_DATA: tempDir() });
   const options = { config, file, clock: systemClock, log: memoryLogger(), initialDelayMs: 50 };
-
-  const dying = openNotifier(options);
-  dying.prepare({ event: 'publish', package: 'acme/made', version: '1.0.0' });
-  dying.prepare({ event: 'publish', package: 'acme/never-made', version: '1.0.0' });
-  await dying.close();
+  // The intents an earlier version wrote before each commit, left by a process that died.
+  const db = new DatabaseSync(file);
+  db.exec('CREATE TABLE intents (id INTEGER PRIMARY KEY, event TEXT NOT NULL, package TEXT NOT NULL, version TEXT NOT NULL, created TEXT NOT NULL)');
+  for (const pkg of ['acme/made', 'acme/never-made']) db.prepare("INSERT INTO intents (event, package, version, created) VALUES ('publish', ?, '1.0.0', '2026-01-01')").run(pkg);
+  db.close();
 
   const restarted = openNotifier(options);
   t.teardown(() => restarted.close());
-  await restarted.recover(async (event) => (event.package === 'acme/made' ? 'c'.repeat(40) : null));
+  await restarted.recover({ head: 'h'.repeat(40), history: async function* () {}, settle: async (event) => (event.package === 'acme/made' ? 'c'.repeat(40) : null) });
   const [request] = await receiver.waitFor(to('/hook'));
   t.deepEqual(hookBody(request as Received), { event: 'publish', package: 'acme/made', version: '1.0.0', commit: 'c'.repeat(40) });
   await new Promise((resolve) => setTimeout(resolve, 200));
   t.is(receiver.received.length, 1, 'the change that was never made is not told');
   t.is(restarted.owed(), 0);
+});
+
+test('changes committed but never recorded (a crash, or a power cut losing the last records) are found in the history at the next start', async (t) => {
+  const receiver = await startReceiver();
+  t.teardown(() => receiver.close());
+  const file = path.join(tempDir(), 'notifications.sqlite');
+  const config = loadConfig({ WEBHOOK_URLS: `${receiver.url}/hook`, WEBHOOK_SECRET: secret, REGISTRY_DATA: tempDir() });
+  const options = { config, file, clock: systemClock, log: memoryLogger(), initialDelayMs: 50 };
+  const id = (n: number) => String(n).repeat(40).slice(0, 40);
+  const commits = [
+    { commit: id(1), message: 'Create the index\n' },
+    { commit: id(2), message: 'Publish acme/old 1.0.0\n' },
+    { commit: id(3), message: 'Publish acme/told 1.0.0\n' },
+    { commit: id(4), message: 'Update config.json\n' },
+    { commit: id(5), message: 'Publish acme/lost 1.0.0\n' },
+    { commit: id(6), message: 'Revoke acme/told 1.0.0\n' },
+  ];
+  const upTo = (n: number) => async function* () {
+    for (const entry of commits.slice(0, n).reverse()) yield entry;
+  };
+  const first = openNotifier(options);
+  await first.recover({ head: id(2), history: upTo(2), settle: async () => null });
+  first.committed({ event: 'publish', package: 'acme/told', version: '1.0.0' }, id(3));
+  await receiver.waitFor(to('/hook'));
+  await first.close();
+
+  const again = openNotifier(options);
+  t.teardown(() => again.close());
+  await again.recover({ head: id(6), history: upTo(6), settle: async () => null });
+  await receiver.waitFor((r) => receiver.received.filter(to('/hook')).length >= 3 && r.path === '/hook');
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const told = receiver.received.filter(to('/hook')).map((r) => hookBody(r));
+  t.deepEqual(
+    told.map(({ event, package: pkg, commit }) => [event, pkg, commit]),
+    [
+      ['publish', 'acme/told', id(3)],
+      ['publish', 'acme/lost', id(5)],
+      ['revoke', 'acme/told', id(6)],
+    ],
+    'each change after the first start told once, in order; nothing from before the first start',
+  );
 });
 
 test('a publish whose commit was made but whose answer failed is told after the next start, and never lost', async (t) => {

@@ -16,12 +16,14 @@ export type Delivery = NotificationEvent & {
   attempts: number;
 };
 
-/** An event recorded before its commit, not yet known to be committed. */
+/** An event recorded before its commit by an earlier version of the registry, not yet known to be committed. */
 export type Intent = NotificationEvent & { id: number };
 
 /**
- * The owed deliveries, in SQLite. Every write is one transaction, synced before it returns
- * (WAL, synchronous=FULL), so what is recorded survives the process being killed.
+ * The owed deliveries, and every event ever recorded, in SQLite. Each write is one transaction
+ * (WAL, synchronous=NORMAL): it survives the process being killed; a power cut may lose the
+ * last ones, which the next start finds again in the index's history (`notifier.recover`), so
+ * nothing on the publish path waits for a flush.
  */
 export class DeliveryStore {
   private readonly db: DatabaseSync;
@@ -30,7 +32,7 @@ export class DeliveryStore {
     this.db = new DatabaseSync(file);
     this.db.exec(`
       PRAGMA journal_mode = WAL;
-      PRAGMA synchronous = FULL;
+      PRAGMA synchronous = NORMAL;
       PRAGMA busy_timeout = 5000;
       CREATE TABLE IF NOT EXISTS intents (
         id INTEGER PRIMARY KEY,
@@ -53,14 +55,47 @@ export class DeliveryStore {
         last_error TEXT
       );
       CREATE INDEX IF NOT EXISTS deliveries_next_at ON deliveries (next_at);
+      CREATE TABLE IF NOT EXISTS events (
+        event TEXT NOT NULL,
+        package TEXT NOT NULL,
+        version TEXT NOT NULL,
+        commit_id TEXT NOT NULL,
+        PRIMARY KEY (event, package, version)
+      );
+      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     `);
   }
 
-  addIntent(event: NotificationEvent, created: string): number {
-    const row = this.db
-      .prepare('INSERT INTO intents (event, package, version, created) VALUES (?, ?, ?, ?) RETURNING id')
-      .get(event.event, event.package, event.version, created) as { id: number };
-    return row.id;
+  /**
+   * Records a committed event and one delivery of it per target, due at `now`, in one
+   * transaction; an event recorded already is left as it is. Answers whether it was new.
+   */
+  record(event: NotificationEvent, commit: string, targets: Target[], now: number, created: string): boolean {
+    let added = false;
+    this.transaction(() => {
+      const inserted = this.db.prepare('INSERT OR IGNORE INTO events (event, package, version, commit_id) VALUES (?, ?, ?, ?)').run(event.event, event.package, event.version, commit);
+      if (inserted.changes === 0) return;
+      added = true;
+      const insert = this.db.prepare(
+        'INSERT INTO deliveries (target, url, event, package, version, commit_id, next_at, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      );
+      for (const target of targets) insert.run(target.kind, target.url, event.event, event.package, event.version, commit, now, created);
+    });
+    return added;
+  }
+
+  /** Whether an event was recorded. */
+  known(event: NotificationEvent): boolean {
+    return this.db.prepare('SELECT 1 FROM events WHERE event = ? AND package = ? AND version = ?').get(event.event, event.package, event.version) !== undefined;
+  }
+
+  /** A value kept beside the deliveries (the commit history is read back to), or null. */
+  meta(key: string): string | null {
+    return (this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value ?? null;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
   }
 
   dropIntent(id: number): void {
@@ -69,19 +104,6 @@ export class DeliveryStore {
 
   intents(): Intent[] {
     return this.db.prepare('SELECT id, event, package, version FROM intents ORDER BY id').all() as Intent[];
-  }
-
-  /** Turns an intent into one delivery per target, due at `now`, in one transaction. */
-  commitIntent(id: number, commit: string, targets: Target[], now: number, created: string): void {
-    this.transaction(() => {
-      const intent = this.db.prepare('SELECT event, package, version FROM intents WHERE id = ?').get(id) as NotificationEvent | undefined;
-      if (!intent) return;
-      const insert = this.db.prepare(
-        'INSERT INTO deliveries (target, url, event, package, version, commit_id, next_at, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-      );
-      for (const target of targets) insert.run(target.kind, target.url, intent.event, intent.package, intent.version, commit, now, created);
-      this.db.prepare('DELETE FROM intents WHERE id = ?').run(id);
-    });
   }
 
   /** Deliveries due at `now`, oldest first, at most `limit`, leaving out those in `busy`. */

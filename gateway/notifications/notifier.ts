@@ -21,35 +21,49 @@ export type NotifierOptions = {
   concurrency?: number;
 };
 
-/** An event recorded before its commit: say how it ended. */
-export type PreparedNotification = {
-  /** The change is committed as `commit`: its deliveries are owed from now on. */
-  committed(commit: string): void;
-  /** Nothing was committed: nothing is owed. */
-  abandoned(): void;
+/** A commit of `main`, as the index's history gives them: newest first. */
+export type HistoryEntry = { commit: string; message: string };
+
+/** What `recover` reads to find the events a crash may have left unrecorded. */
+export type RecoverySource = {
+  /** The commit `main` names now. */
+  head: string;
+  /** The commits of `main`, newest first. */
+  history: () => AsyncIterable<HistoryEntry>;
+  /**
+   * For events an earlier version of the registry recorded before their commit: a commit holding
+   * the change, or null when it was not made.
+   */
+  settle: (event: NotificationEvent) => Promise<string | null>;
 };
 
 /**
- * Tells the documentation site and the webhooks about public publishes and revokes, at
- * least once: every delivery is recorded in SQLite before the publish answers, and retried
- * with backoff, across restarts, until it is settled.
+ * Tells the documentation site and the webhooks about public publishes and revokes, at least
+ * once. Each committed change is recorded with its deliveries right after its commit, without
+ * waiting for a flush; the index's history, which is durable, is the record of what happened,
+ * and a start walks it back to find any change a crash or power cut left unrecorded. Deliveries
+ * are retried with backoff, across restarts, until each is settled.
  */
 export interface Notifier {
-  /**
-   * Records `event` as about to be committed, durably, before the commit is made; null when
-   * no target is configured. A process that dies between the commit and `committed` leaves
-   * the record for `recover` to settle.
-   */
-  prepare(event: NotificationEvent): PreparedNotification | null;
-  /**
-   * Settles the events recorded by a process that died before knowing their outcome:
-   * `find` answers a commit holding the change, or null when the change was not made.
-   */
-  recover(find: (event: NotificationEvent) => Promise<string | null>): Promise<void>;
+  /** Records a public change committed as `commit`: its deliveries are owed from now on. */
+  committed(event: NotificationEvent, commit: string): void;
+  /** At start: records the changes of `main` the last run did not (see `RecoverySource`). */
+  recover(source: RecoverySource): Promise<void>;
   /** How many deliveries are owed right now. */
   owed(): number;
   close(): Promise<void>;
 }
+
+/** The event a commit of the public index made, from its message (`Publish <name> <version>`, `Revoke <name> <version>`), or null. */
+export function eventOf(message: string): NotificationEvent | null {
+  const match = /^(Publish|Revoke) ([^\s/]+\/[^\s/]+) (\d+\.\d+\.\d+)$/.exec(message.split('\n', 1)[0] ?? '');
+  if (!match) return null;
+  return { event: match[1] === 'Publish' ? 'publish' : 'revoke', package: match[2] as string, version: match[3] as string };
+}
+
+/** Commits a batch may hold at most: past the newest recorded event, this many more are checked. */
+const OVERLAP = 64;
+const BASELINE = 'baseline';
 
 function targetsOf(config: Config): Target[] {
   const targets: Target[] = config.packagesSiteUrl ? [{ kind: 'site', url: config.packagesSiteUrl }] : [];
@@ -73,25 +87,36 @@ export function openNotifier(options: NotifierOptions): Notifier {
   let closed = false;
 
   const notifier: Notifier = {
-    prepare(event) {
-      if (targets.length === 0 || closed) return null;
-      const id = store.addIntent(event, created());
-      return {
-        committed(commit) {
-          store.commitIntent(id, commit, targets, Date.now(), created());
-          worker.run();
-        },
-        abandoned() {
-          store.dropIntent(id);
-        },
-      };
+    committed(event, commit) {
+      if (closed) return;
+      // Recorded even with no target, so that one configured later is not owed what came before.
+      if (store.record(event, commit, targets, Date.now(), created()) && targets.length > 0) worker.run();
     },
-    async recover(find) {
+    async recover({ head, history, settle }) {
       for (const intent of store.intents()) {
-        const commit = await find(intent);
-        if (commit === null) store.dropIntent(intent.id);
-        else store.commitIntent(intent.id, commit, targets, Date.now(), created());
+        const commit = await settle(intent);
+        if (commit !== null) store.record(intent, commit, targets, Date.now(), created());
+        store.dropIntent(intent.id);
         options.log.info('notification_recovered', { package: intent.package, version: intent.version, event: intent.event, committed: commit !== null });
+      }
+      const baseline = store.meta(BASELINE);
+      if (baseline === null) {
+        // The first start that records events: what came before is not owed again.
+        store.setMeta(BASELINE, head);
+      } else {
+        const missed: Array<{ event: NotificationEvent; commit: string }> = [];
+        let past = 0;
+        for await (const { commit, message } of history()) {
+          if (commit === baseline || past >= OVERLAP) break;
+          const event = eventOf(message);
+          if (event === null) continue;
+          if (store.known(event)) past++;
+          else missed.unshift({ event, commit });
+        }
+        for (const { event, commit } of missed) {
+          store.record(event, commit, targets, Date.now(), created());
+          options.log.info('notification_recovered', { package: event.package, version: event.version, event: event.event, commit });
+        }
       }
       worker.run();
     },

@@ -40,11 +40,15 @@ export async function createPackages(deps: PackagesDeps): Promise<Packages> {
   await settleContent({ repo: deps.index, catalog, isPrivate: false, log: deps.log });
   await settleContent({ repo: deps.privateIndex, catalog, isPrivate: true, log: deps.log });
   const ctx: PackagesContext = { ...deps, catalog, lock: createKeyedLock() };
-  await deps.notifier.recover(async (event) => {
-    const record = catalog.get(event.package);
-    const entry = record && !record.private ? findVersion(record.index, event.version) : null;
-    const happened = entry !== null && (event.event === 'publish' || entry.revoked !== null);
-    return happened ? deps.index.head() : null;
+  await deps.notifier.recover({
+    head: deps.index.head(),
+    history: () => deps.index.history(),
+    settle: async (event) => {
+      const record = catalog.get(event.package);
+      const entry = record && !record.private ? findVersion(record.index, event.version) : null;
+      const happened = entry !== null && (event.event === 'publish' || entry.revoked !== null);
+      return happened ? deps.index.head() : null;
+    },
   });
   deps.log.info('packages_loaded', { packages: catalog.size });
   const indexOf = (fullName: string) => {

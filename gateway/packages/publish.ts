@@ -5,7 +5,7 @@ import type { Outline } from './outline.ts';
 import type { PackagesContext } from './packages.ts';
 import { indexAt, indexOidAt, summaryVersion } from './catalog.ts';
 import { checkDependencies } from './dependencies.ts';
-import { prepareNotification, settleUnknown } from './notify.ts';
+import { notifyCommitted, settleUnknown } from './notify.ts';
 import { encodeIndex, findVersion, packagePaths, withVersion, type VersionEntry, type VersionIndex } from './version-index.ts';
 import { sourceTree } from './source-tree.ts';
 import type { StageTimer } from '../../index-repo/stage-timer.ts';
@@ -98,8 +98,6 @@ export async function publishVersion(ctx: PackagesContext, input: PublishInput):
     timer?.mark('package_locked');
     const isPrivate = visibility(ctx, outline);
     const repo = isPrivate ? ctx.privateIndex : ctx.index;
-    const notification = isPrivate ? null : prepareNotification(ctx.notifier, ctx.log, { event: 'publish', package: outline.name, version: outline.version });
-    timer?.mark('notification_prepared');
     let done: { commit: string | null; result: VersionIndex; timings?: Record<string, number>; batchSize?: number };
     try {
       done = await repo.update(async (current: Snapshot) => {
@@ -114,16 +112,15 @@ export async function publishVersion(ctx: PackagesContext, input: PublishInput):
         return { message: `Publish ${outline.name} ${outline.version}`, ...publishChanges(outline, bundle, next, entry), result: next };
       });
     } catch (err) {
-      if (err instanceof ApiError) notification?.abandoned();
-      else await settleUnknown(ctx, repo, outline.name, isPrivate);
+      if (!(err instanceof ApiError)) await settleUnknown(ctx, repo, outline.name, isPrivate);
       throw err;
     }
     if (done.commit === null) throw new Error(`publishing ${outline.name} ${outline.version} made no commit`);
     timer?.mark('commit');
     if (timer && done.timings) timer.split('commit', done.timings);
     if (timer && done.batchSize !== undefined) timer.note('batch', done.batchSize);
-    notification?.committed(done.commit);
-    timer?.mark('notification_committed');
+    if (!isPrivate) notifyCommitted(ctx.notifier, ctx.log, { event: 'publish', package: outline.name, version: outline.version }, done.commit);
+    timer?.mark('notification_recorded');
     const previous = ctx.catalog.get(outline.name);
     const summary = previous && summaryVersion(done.result) !== outline.version ? previous.summary : outline.summary;
     ctx.catalog.set({ name: outline.name, private: isPrivate, index: done.result, summary, indexOid: await indexOidAt(repo.snapshot(), outline.name) });

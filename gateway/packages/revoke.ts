@@ -3,7 +3,7 @@ import { describeError } from '../log.ts';
 import { ApiError, fail } from '../errors.ts';
 import type { PackagesContext } from './packages.ts';
 import { indexAt, indexOidAt, readSummary, summaryVersion } from './catalog.ts';
-import { prepareNotification, settleUnknown } from './notify.ts';
+import { notifyCommitted, settleUnknown } from './notify.ts';
 import { encodeIndex, findVersion, packagePaths, withRevoked, type VersionEntry, type VersionIndex } from './version-index.ts';
 
 export type RevokeInput = { name: string; version: string; reason: string | null };
@@ -56,20 +56,15 @@ async function commitRevoke(ctx: PackagesContext, input: RevokeInput): Promise<{
   const record = ctx.catalog.get(input.name);
   if (!record || record.name !== input.name) throw fail('not_found', `There is no package ${input.name}.`);
   const repo = record.private ? ctx.privateIndex : ctx.index;
-  const notification = record.private ? null : prepareNotification(ctx.notifier, ctx.log, { event: 'revoke', package: input.name, version: input.version });
   let done: { commit: string | null; result: Revoked };
   try {
     done = await repo.update(revokePlan(ctx, input));
   } catch (err) {
-    if (err instanceof ApiError) notification?.abandoned();
-    else await settleUnknown(ctx, repo, input.name, record.private);
+    if (!(err instanceof ApiError)) await settleUnknown(ctx, repo, input.name, record.private);
     throw err;
   }
-  if (done.commit === null) {
-    notification?.abandoned();
-    return { entry: done.result.entry, repo };
-  }
-  notification?.committed(done.commit);
+  if (done.commit === null) return { entry: done.result.entry, repo };
+  if (!record.private) notifyCommitted(ctx.notifier, ctx.log, { event: 'revoke', package: input.name, version: input.version }, done.commit);
   const summary = summaryVersion(done.result.index) === summaryVersion(record.index) ? record.summary : await readSummary(repo.snapshot(), done.result.index).catch(() => record.summary);
   ctx.catalog.set({ ...record, index: done.result.index, summary, indexOid: await indexOidAt(repo.snapshot(), input.name) });
   ctx.log.info('package_revoked', { package: input.name, version: input.version, private: record.private, commit: done.commit });
