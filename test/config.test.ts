@@ -20,6 +20,7 @@ test("the defaults of the README's configuration table", (t) => {
     server: { headersTimeoutMs: 20_000, requestTimeoutMs: 120_000, idleTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000, maxConnections: 1000, shutdownGraceMs: 10_000 },
     uploads: { receivedBytes: 128 * 1024 * 1024, receivedPerUserBytes: 32 * 1024 * 1024, decodingBytes: 192 * 1024 * 1024 },
     publishLimit: { burst: 30, everyMs: 60_000 },
+    logTimings: false,
   });
 });
 
@@ -63,6 +64,7 @@ test('every variable is read', (t) => {
     DECODE_MEMORY_MIB: '400',
     PUBLISH_BURST: '5',
     PUBLISH_INTERVAL_SECONDS: '600',
+    LOG_TIMINGS: '1',
   });
   t.is(config.port, 8080);
   t.is(config.host, '0.0.0.0');
@@ -77,6 +79,7 @@ test('every variable is read', (t) => {
   t.deepEqual(config.server, { headersTimeoutMs: 2500, requestTimeoutMs: 30_000, idleTimeoutMs: 15_000, keepAliveTimeoutMs: 1000, maxConnections: 64, shutdownGraceMs: 3000 });
   t.deepEqual(config.uploads, { receivedBytes: 512 * 1024 * 1024, receivedPerUserBytes: 100 * 1024 * 1024, decodingBytes: 400 * 1024 * 1024 });
   t.deepEqual(config.publishLimit, { burst: 5, everyMs: 600_000 });
+  t.true(config.logTimings);
 });
 
 const bad: Array<[Record<string, string>, string]> = [
@@ -90,6 +93,7 @@ const bad: Array<[Record<string, string>, string]> = [
   [{ WEBHOOK_URLS: 'https://ok.example, nope' , WEBHOOK_SECRET: 'x' }, 'WEBHOOK_URLS'],
   [{ WEBHOOK_URLS: 'https://ok.example' }, 'WEBHOOK_SECRET'],
   [{ TRUST_PROXY: 'yes' }, 'TRUST_PROXY'],
+  [{ LOG_TIMINGS: 'yes' }, 'LOG_TIMINGS'],
   [{ TRUST_PROXY: '11' }, 'TRUST_PROXY'],
   [{ TRUST_PROXY: '10.0.0.0/33' }, 'TRUST_PROXY'],
   [{ TRUST_PROXY: '10.0.0.0/8/8' }, 'TRUST_PROXY'],

@@ -2,7 +2,6 @@ import test from 'ava';
 import { bundle } from './helpers/bundle.ts';
 import { publisher, published } from './helpers/fixtures.ts';
 import { startRegistryWithMail } from './helpers/accounts.ts';
-import { loadConfig, ConfigError } from '../gateway/config.ts';
 
 test('with LOG_TIMINGS, each publish logs where its time went, stage by stage; without, nothing', async (t) => {
   const timed = await startRegistryWithMail({ env: { LOG_TIMINGS: '1' } });
@@ -25,11 +24,4 @@ test('with LOG_TIMINGS, each publish logs where its time went, stage by stage; w
   const other = await publisher(plain, 'robin@example.com', ['acme']);
   await published(plain.url, other, 'acme/lib', '1.0.0', bundle({ name: 'acme/lib', version: '1.0.0' }));
   t.false(plain.log.lines.some((l) => l.event === 'publish_timings'));
-});
-
-test('LOG_TIMINGS takes 1 or 0, and names itself otherwise', (t) => {
-  t.true(loadConfig({ LOG_TIMINGS: 'true' }).logTimings);
-  t.false(loadConfig({}).logTimings);
-  const err = t.throws(() => loadConfig({ LOG_TIMINGS: 'yes' }), { instanceOf: ConfigError });
-  t.is(err?.variable, 'LOG_TIMINGS');
 });
