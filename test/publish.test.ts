@@ -5,7 +5,7 @@ import crypto from 'node:crypto';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { bundle, fixtures, type Fixture } from './helpers/bundle.ts';
-import { claimedTarget, dependencyOrder, published, publisher, putBundle } from './helpers/fixtures.ts';
+import { claimedTarget, dependencyOrder, published, publisher, putBundle, revokeCall } from './helpers/fixtures.ts';
 import { expectError, expectJson, startRegistryWithMail, type MailRegistry } from './helpers/accounts.ts';
 import { fsck, gitBytes, gitCmd } from './helpers/git.ts';
 import { tempDir } from './helpers/registry.ts';
@@ -135,4 +135,20 @@ test.serial('racing publishes of different versions and packages all succeed, ea
     const index = await expectJson(await fetch(`${reg.url}/index/packages/blaix/many-${i}/index.json`), 200);
     t.deepEqual(index.versions.map((e: { version: string }) => e.version), [0, 1, 2, 3].map((k) => `1.0.${k * 3 + i}`));
   }
+});
+
+test.serial('a publish and the revoke of its only matching dependency in one group commit: the publish sees the revoke', async (t) => {
+  await published(reg.url, token, 'blaix/base', '1.0.0', bundle({ name: 'blaix/base', version: '1.0.0' }));
+  // Hold the commit queue with a plan that waits, so that the revoke and the publish queue up behind it as one batch, the revoke first.
+  let release!: () => void;
+  const held = reg.registry.deps.index.update(() => new Promise<{ result: null }>((resolve) => (release = () => resolve({ result: null }))));
+  const revoke = revokeCall(reg.url, token, 'blaix/base', '1.0.0', 'broken');
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const publish = putBundle(reg.url, token, 'blaix/dependent', '1.0.0', bundle({ name: 'blaix/dependent', version: '1.0.0', deps: { 'blaix/base': '1.0.0 <= v < 2.0.0' } }));
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  release();
+  await held;
+  await expectJson(await revoke, 200);
+  await expectError(await publish, 422, 'unknown_dependency', t);
+  t.is((await fetch(`${reg.url}/index/packages/blaix/dependent/index.json`)).status, 404);
 });

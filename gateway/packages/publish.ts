@@ -106,7 +106,8 @@ export async function publishVersion(ctx: PackagesContext, input: PublishInput):
         if (existing) {
           throw fail('version_exists', `${outline.name} ${outline.version} is registered already${existing.revoked ? ' (revoked)' : ''}; publish a new version number.`);
         }
-        checkDependencies(outline, { catalog: ctx.catalog, isPrivate, mayReadPrivate: input.mayReadPrivate });
+        const stateOf = (privateDependency: boolean) => (privateDependency === isPrivate ? current : (privateDependency ? ctx.privateIndex : ctx.index).snapshot());
+        await checkDependencies(outline, { catalog: ctx.catalog, isPrivate, mayReadPrivate: input.mayReadPrivate, stateOf });
         const entry = entryFor(outline, bundle, ctx.clock.now().toISOString());
         const next = withVersion(index, outline.name, entry);
         return { message: `Publish ${outline.name} ${outline.version}`, ...publishChanges(outline, bundle, next, entry), result: next };
