@@ -6,6 +6,7 @@ import type { Logger } from './log.ts';
 import { describeError } from './log.ts';
 import { logAborted, logRequest } from './log-request.ts';
 import { lingeringClose } from './lingering-close.ts';
+import { isDiskFull } from './disk-full.ts';
 import { StageTimer } from '../index-repo/stage-timer.ts';
 import { ApiError, fail } from './errors.ts';
 import type { IndexRepo } from '../index-repo/types.ts';
@@ -68,8 +69,10 @@ function errorHandler(log: Logger): Koa.Middleware {
     } catch (err) {
       const apiError = err instanceof ApiError ? err : null;
       if (!apiError && clientGone(ctx)) return;
-      if (!apiError) log.error('request_failed', { method: ctx.method, path: ctx.path, ...describeError(err) });
-      const shown = apiError ?? fail('internal');
+      const full = !apiError && isDiskFull(err);
+      if (full) log.warn('disk_full', { method: ctx.method, path: ctx.path, message: err instanceof Error ? err.message : String(err) });
+      else if (!apiError) log.error('request_failed', { method: ctx.method, path: ctx.path, ...describeError(err) });
+      const shown = apiError ?? (full ? fail('insufficient_storage', undefined, { 'Retry-After': '60' }) : fail('internal'));
       ctx.status = shown.status;
       ctx.set(shown.headers);
       ctx.body = shown.body;

@@ -26,6 +26,7 @@ export const catalog = {
   visibility_mismatch: { status: 422, message: "The version's private setting differs from the package's." },
   rate_limited: { status: 429, message: 'Too many requests; try again later.' },
   internal: { status: 500, message: 'Something went wrong on our side; it has been logged.' },
+  insufficient_storage: { status: 507, message: 'The registry has run out of disk space for this; nothing was changed. Try again later.' },
   unavailable: { status: 503, message: 'The registry cannot do this right now; try again in a moment.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
