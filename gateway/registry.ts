@@ -106,9 +106,14 @@ export async function openRegistry(config: Config, overrides: RegistryOverrides 
   }
 }
 
+/** After its connections are closed, how long a shutdown waits for the handlers still running (a body cut off mid-read) to finish. */
+const HANDLERS_SETTLE_MS = 2000;
+
 function withServer(deps: AppDeps, app: Koa, closers: Array<() => Promise<void> | void>): Registry {
   let http: HttpServer | null = null;
   let closing: Promise<void> | null = null;
+  // Handlers running now: closing waits for them, so that none outlives the state it uses.
+  const running = new Set<Promise<void>>();
   return {
     deps,
     app,
@@ -118,7 +123,9 @@ function withServer(deps: AppDeps, app: Koa, closers: Array<() => Promise<void> 
       const fastPath = indexFastPath(deps);
       const handle = app.callback();
       http = createHttpServer(deps.config.server, deps.log, (req, res) => {
-        if (!fastPath(req, res)) void handle(req, res);
+        if (fastPath(req, res)) return;
+        const handled = handle(req, res).finally(() => running.delete(handled));
+        running.add(handled);
       });
       const listening = http.server;
       return new Promise((resolve, reject) => {
@@ -135,6 +142,8 @@ function withServer(deps: AppDeps, app: Koa, closers: Array<() => Promise<void> 
         // Login fetches held open for the link would otherwise keep the server up to 30 s.
         deps.accounts.stopWaiting();
         if (http) await http.shutdown();
+        // A handler whose connection the shutdown cut finishes (and logs its request as aborted) before the state closes.
+        await Promise.race([Promise.allSettled([...running]), new Promise((resolve) => setTimeout(resolve, HANDLERS_SETTLE_MS).unref())]);
         for (const close of closers) await close();
         deps.log.info('closed', {});
       })();

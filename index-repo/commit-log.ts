@@ -5,7 +5,8 @@ import { syncDir } from './durable-fs.ts';
 
 /**
  * The commit log: what makes a commit durable with one flush. Each batch of commits is appended
- * as one record (its pack, index and ref changes) to a preallocated segment file and flushed
+ * as one record (its pack, index and ref changes) to a preallocated segment file (8 MiB, made
+ * at its first use) and flushed
  * (fdatasync of blocks that already exist: no metadata to journal); the repository's own files
  * are then written without flushing. A checkpoint, in the background, flushes those files and
  * records the last sequence number they hold; a start replays every record after it, so a
@@ -18,11 +19,12 @@ const HEADER = 20; // magic u32, length u32, crc32 u32, sequence u64
 const CHECKPOINT = 'checkpoint';
 
 export type CommitLogOptions = {
-  /** Bytes of each preallocated segment; two are kept. */
+  /** Bytes of each preallocated segment; two are kept, each made when first needed. */
   segmentBytes?: number;
 };
 
-type Segment = { file: string; fd: number; size: number; offset: number; sealedAt: number | null };
+/** A segment file: opened (and preallocated, when new) at its first use. */
+type Segment = { file: string; fd: number | null; size: number; offset: number; sealedAt: number | null };
 
 /** A record read back at start: its sequence number and payload. */
 export type LoggedRecord = { sequence: number; payload: Buffer };
@@ -80,7 +82,7 @@ export class CommitLog {
    * `checkpoint` before appending.
    */
   static open(dir: string, options: CommitLogOptions = {}): { log: CommitLog; replay: LoggedRecord[] } {
-    const segmentBytes = options.segmentBytes ?? 32 * 1024 * 1024;
+    const segmentBytes = options.segmentBytes ?? 8 * 1024 * 1024;
     fs.mkdirSync(dir, { recursive: true });
     let checkpointed = 0;
     try {
@@ -93,20 +95,7 @@ export class CommitLog {
     for (const name of found) for (const record of readRecords(path.join(dir, name))) if (record.sequence > checkpointed) bySequence.set(record.sequence, record);
     const replay: LoggedRecord[] = [];
     for (let sequence = checkpointed + 1; bySequence.has(sequence); sequence++) replay.push(bySequence.get(sequence) as LoggedRecord);
-    const segments: Segment[] = [];
-    let created = false;
-    for (const index of [0, 1]) {
-      const file = path.join(dir, `segment-${index}`);
-      const exists = fs.existsSync(file) && fs.statSync(file).size === segmentBytes;
-      const fd = fs.openSync(file, exists ? 'r+' : 'w+', 0o600);
-      if (!exists) {
-        zeros(fd, segmentBytes);
-        fs.fsyncSync(fd);
-        created = true;
-      }
-      segments.push({ file, fd, size: segmentBytes, offset: 0, sealedAt: null });
-    }
-    if (created) fs.fsyncSync(fs.openSync(dir, 'r'));
+    const segments: Segment[] = [0, 1].map((index) => ({ file: path.join(dir, `segment-${index}`), fd: null, size: segmentBytes, offset: 0, sealedAt: null }));
     const log = new CommitLog(dir, segments, checkpointed, segmentBytes);
     log.nextSequence = checkpointed + replay.length + 1;
     return { log, replay };
@@ -122,7 +111,7 @@ export class CommitLog {
    * `makeRoom` is called (and awaited) when the other segment still holds records after the last
    * checkpoint: it must checkpoint them.
    */
-  async append(payload: Buffer, makeRoom: () => Promise<void>): Promise<number> {
+  async append(payload: Buffer, makeRoom: () => Promise<void>, sealed: () => void = () => undefined): Promise<number> {
     const sequence = this.nextSequence++;
     const record = Buffer.allocUnsafe(HEADER + payload.length);
     record.writeUInt32BE(MAGIC, 0);
@@ -143,11 +132,39 @@ export class CommitLog {
       other.sealedAt = null;
       this.current = 1 - this.current;
       segment = other;
+      // The sealed segment's records get their checkpoint now, long before the segment is reused.
+      sealed();
     }
-    fs.writeSync(segment.fd, record, 0, record.length, segment.offset);
+    const fd = this.open(segment);
+    fs.writeSync(fd, record, 0, record.length, segment.offset);
     segment.offset += record.length;
-    await new Promise<void>((resolve, reject) => fs.fdatasync(segment.fd, (err) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve, reject) => fs.fdatasync(fd, (err) => (err ? reject(err) : resolve())));
     return sequence;
+  }
+
+  /**
+   * A segment's file, opened at its first use. A new one is filled with zeros and flushed, with
+   * its name: later records overwrite blocks that exist, so that flushing one writes no metadata.
+   */
+  private open(segment: Segment): number {
+    if (segment.fd !== null) return segment.fd;
+    const whole = fs.existsSync(segment.file) && fs.statSync(segment.file).size === segment.size;
+    const fd = fs.openSync(segment.file, whole ? 'r+' : 'w+', 0o600);
+    if (!whole) {
+      try {
+        zeros(fd, segment.size);
+        fs.fsyncSync(fd);
+        const dir = fs.openSync(this.dir, 'r');
+        fs.fsyncSync(dir);
+        fs.closeSync(dir);
+      } catch (err) {
+        fs.closeSync(fd);
+        fs.rmSync(segment.file, { force: true });
+        throw err;
+      }
+    }
+    segment.fd = fd;
+    return fd;
   }
 
   /** A record larger than half a segment goes to a file of its own, flushed with its name. */
@@ -201,8 +218,14 @@ export class CommitLog {
   async erase(): Promise<void> {
     if (this.checkpointed < this.last) throw new Error('the commit log still holds records after its checkpoint');
     for (const segment of this.segments) {
-      zeros(segment.fd, segment.size);
-      await new Promise<void>((resolve, reject) => fs.fdatasync(segment.fd, (err) => (err ? reject(err) : resolve())));
+      const fd = segment.fd;
+      if (fd === null) {
+        // Never opened by this process: what an earlier one wrote goes with the file.
+        fs.rmSync(segment.file, { force: true });
+        continue;
+      }
+      zeros(fd, segment.size);
+      await new Promise<void>((resolve, reject) => fs.fdatasync(fd, (err) => (err ? reject(err) : resolve())));
       segment.offset = 0;
       segment.sealedAt = null;
     }
@@ -210,6 +233,6 @@ export class CommitLog {
   }
 
   close(): void {
-    for (const segment of this.segments) fs.closeSync(segment.fd);
+    for (const segment of this.segments) if (segment.fd !== null) fs.closeSync(segment.fd);
   }
 }

@@ -9,7 +9,6 @@ import { buildTree, buildTreeSync } from './tree-builder.ts';
 import { createSnapshot } from './snapshot.ts';
 import { PendingObjects } from './pending-objects.ts';
 import { prepareMain } from './refs.ts';
-import { writeServerInfo } from './server-info.ts';
 import { clearPurgeOwed, markPurgeOwed } from './marks.ts';
 import { encodePack } from './pack-writer.ts';
 import type { ServedFolder } from './served-folder.ts';
@@ -274,7 +273,6 @@ export class GitIndexRepo implements IndexRepo {
     if (last) {
       this.headCommit = last.oid;
       this.rootTree = last.tree;
-      await writeServerInfo(gitDir, this.headCommit, store.packNames());
     }
     this.current = this.snapshotOf(store, this.headCommit ?? '', this.rootTree, new RefView(this.parts.refs));
     written.publishServed(this.headCommit ?? '');
@@ -350,7 +348,6 @@ export class GitIndexRepo implements IndexRepo {
           this.rootTree = result.tree;
           this.current = this.snapshotOf(store, result.commit, result.tree, new RefView(this.parts.refs));
           this.purgeOwed = true;
-          await writeServerInfo(gitDir, this.headCommit, store.packNames());
           await served?.reconcile(store, this.rootTree, this.headCommit, this.servedRefFiles());
           log.warn('index_history_replaced', { repo: name, commits: result.commits, commit: result.commit });
           this.changed({ kind: 'commit', refsSet: 0, refsDeleted: 0 });
@@ -400,11 +397,8 @@ export class GitIndexRepo implements IndexRepo {
 
   /** Reads the packs again after maintenance changed them, in the commit queue. */
   private afterMaintenance(): Promise<void> {
-    const { gitDir, store } = this.parts;
-    return this.enqueue(async () => {
-      await store.rescanPacks();
-      await writeServerInfo(gitDir, this.headCommit, store.packNames());
-    });
+    const { store } = this.parts;
+    return this.enqueue(() => store.rescanPacks());
   }
 
   /** Packs loose objects for clones, off the write path; commits go on meanwhile. */

@@ -44,8 +44,8 @@ async function runMaintenance(gitDir: string, command: string[]): Promise<void> 
  * Packs loose objects and folds small packs together, so that a clone takes few objects from
  * few packs. `--geometric=2` keeps the number of packs logarithmic without rewriting the big
  * ones each time; `-d` drops what the new pack holds (every object of the packs it folds,
- * reachable or not); `-n` leaves `objects/info/packs` to the registry, which rewrites it inside
- * its commit queue. Git flushes the new pack before anything is dropped. This runs off the
+ * reachable or not); `-n` writes no files for Git's dumb HTTP protocol, which is not served.
+ * Git flushes the new pack before anything is dropped. This runs off the
  * write path: commits go on while it packs.
  */
 export async function repack(gitDir: string): Promise<void> {

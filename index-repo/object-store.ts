@@ -102,7 +102,7 @@ export class ObjectStore implements ObjectReader {
     this.packs = kept;
   }
 
-  /** The names of the packs in use, for `objects/info/packs`. */
+  /** The names of the packs in use. */
   packNames(): string[] {
     return this.packs.map((p) => path.basename(p.packFile));
   }

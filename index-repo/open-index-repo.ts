@@ -7,7 +7,6 @@ import { decodeCommit, EMPTY_TREE } from './git-object.ts';
 import { ObjectStore, type ObjectStoreOptions } from './object-store.ts';
 import { readMain, removeStaleRefLock } from './refs.ts';
 import { takeProcessLock } from './process-lock.ts';
-import { writeServerInfo } from './server-info.ts';
 import { ServedFolder } from './served-folder.ts';
 import { removeStaleTemps } from './durable-fs.ts';
 import { gitAvailable, stopStaleRepack } from './maintenance.ts';
@@ -140,7 +139,8 @@ export async function openIndexRepo(options: OpenIndexRepoOptions): Promise<Loca
       const message = head ? `Update ${changes.map((c) => c.path).join(', ')}` : 'Create the index';
       return { message, changes, result: null };
     });
-    await writeServerInfo(gitDir, repo.head() || null, store.packNames());
+    // Git serves clones with its smart protocol: files for the dumb one would only go stale.
+    for (const file of ['info/refs', 'objects/info/packs']) fs.rmSync(path.join(gitDir, file), { force: true });
     return repo;
   } catch (err) {
     closeLog?.();

@@ -59,7 +59,7 @@ export class RepoWriter {
     timer?.mark('files_written');
     let sequence: number;
     try {
-      sequence = await commitLog.append(payload, () => this.checkpoint());
+      sequence = await commitLog.append(payload, () => this.checkpoint(), () => void this.checkpoint().catch(() => undefined));
     } catch (err) {
       prepared.discard();
       staged?.discard();

@@ -106,6 +106,8 @@ test('a power cut that keeps a random part of the writes since the checkpoint, a
   const afterCut = new Map(atCheckpoint);
   let torn = 0;
   for (const [file, bytes] of now) {
+    // The lock names this (live) process; after a cut its owner is gone, as here before the cut.
+    if (file.endsWith('registry.lock')) continue;
     if (file.includes('registry-log') && !/segment-\d+$/.test(file)) continue;
     if (file.includes('registry-log') || atCheckpoint.get(file)?.equals(bytes)) {
       afterCut.set(file, bytes);
@@ -147,7 +149,7 @@ test('a record torn by the cut is not replayed, and the log holds nothing once e
   await reopened.log.checkpoint(reopened.log.last);
   await reopened.log.erase();
   reopened.log.close();
-  for (const file of ['segment-0', 'segment-1']) t.false(fs.readFileSync(path.join(dir, file)).includes('first record'), `${file} holds nothing of it`);
+  for (const file of fs.readdirSync(dir)) t.false(fs.readFileSync(path.join(dir, file)).includes('first record'), `${file} holds nothing of it`);
 });
 
 test('records fill the segments in turn; each reuse waits for a checkpoint of what the segment held', async (t) => {

@@ -166,7 +166,7 @@ test.serial('a request that runs out of time is killed and its connection droppe
 });
 
 test.serial('a publish during a burst of clones completes in reasonable time', async (t) => {
-  const { reg, token } = await servingRegistry(t, { GIT_PROCESSES: '2', GIT_QUEUE: '200' }, 2_000_000);
+  const { reg, token } = await servingRegistry(t, { GIT_PROCESSES: '2', GIT_QUEUE: '200', PUBLISH_BURST: '100000' }, 2_000_000);
   const timePublish = async (version: string) => {
     const started = performance.now();
     await published(reg.url, token, 'acme/busy', version, bundle({ name: 'acme/busy', version, padding: 30_000 }));

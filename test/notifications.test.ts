@@ -192,13 +192,13 @@ test('changes committed but never recorded (a crash, or a power cut losing the l
   await new Promise((resolve) => setTimeout(resolve, 200));
   const told = receiver.received.filter(to('/hook')).map((r) => hookBody(r));
   t.deepEqual(
-    told.map(({ event, package: pkg, commit }) => [event, pkg, commit]),
+    told.map(({ event, package: pkg, commit }) => [event, pkg, commit]).sort(),
     [
-      ['publish', 'acme/told', id(3)],
       ['publish', 'acme/lost', id(5)],
+      ['publish', 'acme/told', id(3)],
       ['revoke', 'acme/told', id(6)],
     ],
-    'each change after the first start told once, in order; nothing from before the first start',
+    'each change after the first start told once (deliveries go out several at once); nothing from before the first start',
   );
 });
 

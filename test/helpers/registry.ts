@@ -6,9 +6,23 @@ import { loadConfig } from '../../gateway/config.ts';
 import { memoryLogger } from '../../gateway/log.ts';
 import { openRegistry, type Registry, type RegistryOverrides } from '../../gateway/registry.ts';
 
-/** A fresh temporary folder, removed by the returned function. */
+/** The temporary folders this test process made: removed when it exits, whatever the tests did. */
+const made: string[] = [];
+process.once('exit', () => {
+  for (const dir of made) {
+    try {
+      fs.rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // A folder a test left mounted, or busy: the system's own clean-up takes it.
+    }
+  }
+});
+
+/** A fresh temporary folder, removed when the test process exits. */
 export function tempDir(prefix = 'gren-registry-'): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  made.push(dir);
+  return dir;
 }
 
 /** A port that was free a moment ago. */
