@@ -8,15 +8,23 @@ import { openRegistry, type Registry, type RegistryOverrides } from '../../gatew
 
 /** The temporary folders this test process made: removed when it exits, whatever the tests did. */
 const made: string[] = [];
-process.once('exit', () => {
-  for (const dir of made) {
+function removeMade(): void {
+  for (const dir of made.splice(0)) {
     try {
       fs.rmSync(dir, { recursive: true, force: true });
     } catch {
       // A folder a test left mounted, or busy: the system's own clean-up takes it.
     }
   }
-});
+}
+process.once('exit', removeMade);
+// The test runner stops a worker that lingers with a signal: its folders go too.
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.once(signal, () => {
+    removeMade();
+    process.exit(128 + (signal === 'SIGTERM' ? 15 : 2));
+  });
+}
 
 /** A fresh temporary folder, removed when the test process exits. */
 export function tempDir(prefix = 'gren-registry-'): string {
