@@ -40,18 +40,22 @@ function sortKey(name: string, entry: TreeEntry): string {
   return entry.mode === TREE_MODE ? `${name}/` : name;
 }
 
+/** Whether every name is ASCII: then JavaScript's string order is Git's byte order, and no bytes are needed to sort. */
+const ascii = (names: string[]) => names.every((name) => /^[\x00-\x7f]*$/.test(name));
+
 export function encodeTree(tree: Tree): Buffer {
-  const names = [...tree.keys()].sort((a, b) => {
-    const ka = Buffer.from(sortKey(a, tree.get(a) as TreeEntry));
-    const kb = Buffer.from(sortKey(b, tree.get(b) as TreeEntry));
-    return Buffer.compare(ka, kb);
-  });
-  const parts: Buffer[] = [];
-  for (const name of names) {
-    const entry = tree.get(name) as TreeEntry;
-    parts.push(Buffer.from(`${entry.mode} ${name}\0`), Buffer.from(entry.oid, 'hex'));
+  const keyed = [...tree].map(([name, entry]) => ({ name, entry, key: sortKey(name, entry) }));
+  if (ascii(keyed.map((e) => e.key))) keyed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  else keyed.sort((a, b) => Buffer.compare(Buffer.from(a.key), Buffer.from(b.key)));
+  let length = 0;
+  for (const { name, entry } of keyed) length += entry.mode.length + 1 + Buffer.byteLength(name) + 1 + 20;
+  const out = Buffer.allocUnsafe(length);
+  let at = 0;
+  for (const { name, entry } of keyed) {
+    at += out.write(`${entry.mode} ${name}\0`, at, 'utf8');
+    at += out.write(entry.oid, at, 'hex');
   }
-  return Buffer.concat(parts);
+  return out;
 }
 
 export function decodeTree(content: Buffer): Tree {

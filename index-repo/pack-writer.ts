@@ -18,6 +18,12 @@ function entryHeader(type: ObjectType, size: number): Buffer {
 }
 
 const SAMPLE = 4096;
+/**
+ * A tree this large (a folder of thousands of authors, rewritten by every commit under it) is
+ * stored: deflating it would cost more than the rest of the commit, and the periodic repack
+ * stores it as a delta against its neighbour, which is what makes it small.
+ */
+const LARGE_TREE = 16 * 1024;
 const SMALL = 1024;
 const SMALL_OBJECT = { level: 1, windowBits: 10, memLevel: 2 };
 const HUFFMAN_ONLY = { level: 1, strategy: zlib.constants.Z_HUFFMAN_ONLY };
@@ -63,7 +69,7 @@ export function encodePack(objects: EncodedObject[]): EncodedPack {
   for (const object of unique) {
     const nul = object.wrapped.indexOf(0);
     const content = object.wrapped.subarray(nul + 1);
-    const entry = Buffer.concat([entryHeader(object.type, content.length), deflate(content)]);
+    const entry = Buffer.concat([entryHeader(object.type, content.length), object.type === 'tree' && content.length > LARGE_TREE ? zlib.deflateSync(content, { level: 0 }) : deflate(content)]);
     entries.push({ oid: object.oid, offset, crc: zlib.crc32(entry) });
     parts.push(entry);
     offset += entry.length;
