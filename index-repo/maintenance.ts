@@ -73,33 +73,53 @@ function isRepackOf(pid: number, gitDir: string): boolean {
 }
 
 /**
- * Stops a repack left running by a registry process that was killed, before anything looks at
- * the packs: while it runs, a pack may be in place a moment before its index. Its process
- * group is ended with SIGTERM (git then removes its temporary files), and SIGKILL if it lingers.
- * Returns whether there was one.
+ * Git maintenance processes working on this repository, found by their command lines: a
+ * registry killed between starting one and writing its pid file leaves one that no file names.
+ */
+function maintenanceProcesses(gitDir: string): number[] {
+  let entries: string[];
+  try {
+    entries = fs.readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  return entries
+    .filter((name) => /^\d+$/.test(name))
+    .map(Number)
+    .filter((pid) => pid !== process.pid && isRepackOf(pid, gitDir));
+}
+
+/**
+ * Stops the Git maintenance (a repack, a prune) left running by a registry process that was
+ * killed, before anything looks at the packs: while it runs, a pack may stand in place a moment
+ * before its index, or go while it is being read. The processes are those `repack.pid` names and
+ * any other whose command line works on this repository; each one's process group is ended with
+ * SIGTERM (git then removes its temporary files), and SIGKILL if it lingers. Returns whether
+ * there was any.
  */
 export async function stopStaleRepack(gitDir: string): Promise<boolean> {
   const pidFile = path.join(gitDir, PID_FILE);
-  let pid: number;
+  const stale = new Set(maintenanceProcesses(gitDir));
   try {
-    pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
+    const named = Number(fs.readFileSync(pidFile, 'utf8').trim());
+    if (Number.isInteger(named) && named > 0 && isRepackOf(named, gitDir)) stale.add(named);
   } catch {
-    return false;
+    // No pid file: only what the command lines show.
   }
-  const found = Number.isInteger(pid) && pid > 0 && isRepackOf(pid, gitDir);
-  if (found) {
-    const deadline = Date.now() + 10_000;
-    let signal: NodeJS.Signals = 'SIGTERM';
-    while (isRepackOf(pid, gitDir)) {
-      if (Date.now() > deadline) signal = 'SIGKILL';
-      try {
-        process.kill(-pid, signal);
-      } catch {
-        break;
+  const deadline = Date.now() + 10_000;
+  for (let alive = [...stale]; alive.length > 0; alive = alive.filter((pid) => isRepackOf(pid, gitDir))) {
+    const signal: NodeJS.Signals = Date.now() > deadline ? 'SIGKILL' : 'SIGTERM';
+    for (const pid of alive) {
+      for (const target of [-pid, pid]) {
+        try {
+          process.kill(target, signal);
+        } catch {
+          // Not a group leader, or gone.
+        }
       }
-      await new Promise((resolve) => setTimeout(resolve, 50));
     }
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
   fs.rmSync(pidFile, { force: true });
-  return found;
+  return stale.size > 0;
 }

@@ -225,3 +225,18 @@ test('listeners hear of each durable change after it, and a failing listener cha
   await new Promise((resolve) => setImmediate(resolve));
   t.is(heard.length, 1);
 });
+
+test('a repack left running by a process killed before it wrote the pid file is found by its command line and stopped before the packs are read', async (t) => {
+  const dir = tempDir();
+  await (await openRepo(dir)).close();
+  const gitDir = path.join(dir, 'index.git');
+  // Stands for a `git repack` of this repository, in a process group of its own, named by no pid file.
+  const { spawn } = await import('node:child_process');
+  const stray = spawn('sh', ['-c', 'sleep 60', 'repack', gitDir], { detached: true, stdio: 'ignore' });
+  const exited = new Promise((resolve) => stray.once('exit', resolve));
+  const log = memoryLogger();
+  const repo = await openIndexRepo({ gitDir, servedDir: path.join(dir, 'index'), clock, log, name: 'public', required: { 'config.json': Buffer.from('{"protocol": 1}\n') }, packEvery: 0 });
+  t.teardown(() => repo.close());
+  t.true(log.lines.some((line) => line.event === 'index_stale_repack_stopped'));
+  t.not(await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve('still running'), 2000))]), 'still running');
+});
