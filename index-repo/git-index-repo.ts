@@ -117,6 +117,10 @@ export class GitIndexRepo implements IndexRepo {
     return () => this.listeners.delete(listener);
   }
 
+  queued(): number {
+    return this.waiting.length;
+  }
+
   /** Tells the listeners, each on its own, later: a listener's failure or slowness is never the change's. */
   private changed(change: Omit<RepoChange, 'head'>): void {
     if (this.listeners.size === 0) return;
@@ -197,7 +201,7 @@ export class GitIndexRepo implements IndexRepo {
       }
     }
     timer?.mark('plans');
-    const failure = steps.length > 0 ? await this.store(pending, steps, timer).then(() => null, (err: unknown) => ({ err })) : null;
+    const failure = steps.length > 0 ? await this.store(pending, steps, timer, { plans: batch.length, started }).then(() => null, (err: unknown) => ({ err })) : null;
     for (const outcome of outcomes) {
       // Outcomes that saw changes which never became durable are not to be trusted.
       if (failure && outcome.afterCommits) outcome.waiting.reject(failure.err);
@@ -255,7 +259,7 @@ export class GitIndexRepo implements IndexRepo {
    * the served files after. A crash after the log flush loses nothing (the next start replays the
    * log); before it, leaves no trace but an unreferenced pack.
    */
-  private async store(pending: PendingObjects, steps: Step[], timer: StageTimer | null): Promise<void> {
+  private async store(pending: PendingObjects, steps: Step[], timer: StageTimer | null, batch: { plans: number; started: number }): Promise<void> {
     const { store, gitDir, log, name, writer } = this.parts;
     const commits = steps.flatMap((step) => (step.commit ? [step.commit] : []));
     const last = commits.at(-1) ?? null;
@@ -279,7 +283,8 @@ export class GitIndexRepo implements IndexRepo {
     timer?.mark('served_published');
     for (const commit of commits) log.info('index_commit', { repo: name, commit: commit.oid, message: commit.message.split('\n', 1)[0] });
     if (commits.length === 0) log.info('index_refs', { repo: name, set: creates.size, deleted: deletes.length });
-    this.changed({ kind: commits.length > 0 ? 'commit' : 'refs', refsSet: creates.size, refsDeleted: deletes.length });
+    const took = { plans: batch.plans, seconds: (performance.now() - batch.started) / 1000 };
+    this.changed({ kind: commits.length > 0 ? 'commit' : 'refs', refsSet: creates.size, refsDeleted: deletes.length, batch: took });
     this.commitsSincePack += commits.length;
     const { packEvery } = this.parts;
     if (packEvery && this.commitsSincePack >= packEvery && !this.packing) void this.maintain().catch(() => undefined);

@@ -63,8 +63,18 @@ export interface Snapshot {
   readBlob(oid: string): Promise<Buffer>;
 }
 
-/** What changed, for listeners of `onChange`: `main`'s commit now, and how many refs were set and deleted. */
-export type RepoChange = { kind: 'commit' | 'refs' | 'purge'; head: string; refsSet: number; refsDeleted: number };
+/**
+ * What changed, for listeners of `onChange`: `main`'s commit now, and how many refs were set and
+ * deleted. A change made by `update` also says what its batch (a group commit) took: how many
+ * plans it ran, and the seconds from its first plan running to its changes durable and served.
+ */
+export type RepoChange = {
+  kind: 'commit' | 'refs' | 'purge';
+  head: string;
+  refsSet: number;
+  refsDeleted: number;
+  batch?: { plans: number; seconds: number };
+};
 
 /** Which content refs are also served as files, and where: a mapping both ways. */
 export type ServedRefs = {
@@ -100,6 +110,8 @@ export interface IndexRepo {
    * Returns the function that stops the calls.
    */
   onChange(listener: (change: RepoChange) => void): () => void;
+  /** Plans waiting for their turn in the queue (not counting the batch being run or stored). */
+  queued(): number;
   /**
    * Removes from disk every object no ref reaches any more (after content refs were deleted), so
    * that no pack or loose object still holds them. Resolves once done; calls made while one runs
