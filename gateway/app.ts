@@ -8,7 +8,7 @@ import { logAborted, logRequest } from './log-request.ts';
 import { lingeringClose } from './lingering-close.ts';
 import { isDiskFull } from './disk-full.ts';
 import { StageTimer } from '../index-repo/stage-timer.ts';
-import { ApiError, fail } from './errors.ts';
+import { ApiError, fail, type ErrorCode } from './errors.ts';
 import type { IndexRepo } from '../index-repo/types.ts';
 import type { Accounts } from './accounts/accounts.ts';
 import type { Mailer } from './mailer.ts';
@@ -16,6 +16,7 @@ import type { Permissions } from './permissions.ts';
 import type { Packages } from './packages/packages.ts';
 import type { Notifier } from './notifications/notifier.ts';
 import type { GitProcesses } from '../index-repo/git-processes.ts';
+import type { Metrics } from './metrics.ts';
 import { authenticate } from './authenticate.ts';
 import { identifyClient } from './client-address.ts';
 import { sessionRoutes } from './routes/session.ts';
@@ -44,6 +45,8 @@ export type AppDeps = {
   notifier: Notifier;
   /** The Git processes that serve clones and fetches, bounded. */
   git: GitProcesses;
+  /** What the registry counts and measures (GET /metrics on its own listener). */
+  metrics: Metrics;
 };
 
 /**
@@ -61,18 +64,21 @@ function clientGone(ctx: Koa.Context): boolean {
  * nothing, unless the client went away meanwhile: reading its body then fails, which is no
  * fault of ours (the request log says `request_aborted`).
  */
-function errorHandler(log: Logger): Koa.Middleware {
+function errorHandler(log: Logger, metrics: Metrics): Koa.Middleware {
   return async (ctx, next) => {
     try {
       await next();
       if (ctx.status === 404 && ctx.body === undefined) throw fail('not_found');
     } catch (err) {
       const apiError = err instanceof ApiError ? err : null;
+      if (apiError?.limit) metrics.refused(apiError.limit);
       if (!apiError && clientGone(ctx)) return;
       const full = !apiError && isDiskFull(err);
       if (full) log.warn('disk_full', { method: ctx.method, path: ctx.path, message: err instanceof Error ? err.message : String(err) });
       else if (!apiError) log.error('request_failed', { method: ctx.method, path: ctx.path, ...describeError(err) });
       const shown = apiError ?? (full ? fail('insufficient_storage', undefined, { 'Retry-After': '60' }) : fail('internal'));
+      // For the request's metrics: which error it was answered.
+      ctx.state.errorCode = shown.code;
       ctx.status = shown.status;
       ctx.set(shown.headers);
       ctx.body = shown.body;
@@ -83,8 +89,9 @@ function errorHandler(log: Logger): Koa.Middleware {
 /**
  * One JSON line per request: method, path, status, duration. Never a header or a query. A
  * request whose client went away before its answer is `request_aborted`, with no status.
+ * The same moment counts the request in the metrics.
  */
-function requestLog(log: Logger, timings: boolean): Koa.Middleware {
+function requestLog(log: Logger, metrics: Metrics, timings: boolean): Koa.Middleware {
   return async (ctx, next) => {
     const started = performance.now();
     // Where a request's time goes, by stage, for the routes that mark theirs: only when asked for.
@@ -92,8 +99,10 @@ function requestLog(log: Logger, timings: boolean): Koa.Middleware {
     try {
       await next();
     } finally {
-      if (clientGone(ctx)) logAborted(log, ctx.method, ctx.path, started);
+      const gone = clientGone(ctx);
+      if (gone) logAborted(log, ctx.method, ctx.path, started);
       else logRequest(log, ctx.method, ctx.path, ctx.status, started);
+      metrics.request(ctx.method, ctx.path, gone ? null : ctx.status, started, (ctx.state.errorCode as ErrorCode | undefined) ?? null);
     }
   };
 }
@@ -101,9 +110,9 @@ function requestLog(log: Logger, timings: boolean): Koa.Middleware {
 export function createApp(deps: AppDeps): Koa {
   const app = new Koa({ proxy: false });
   app.silent = true;
-  app.use(requestLog(deps.log, deps.config.logTimings));
+  app.use(requestLog(deps.log, deps.metrics, deps.config.logTimings));
   app.use(lingeringClose());
-  app.use(errorHandler(deps.log));
+  app.use(errorHandler(deps.log, deps.metrics));
   app.use(staticIndex(deps));
   app.use(identifyClient(deps.config));
   app.use(gitHttp(deps));

@@ -26,7 +26,12 @@ export type Config = {
   uploads: UploadLimits;
   /** Publishes per user and per publishing identity: a burst, then one per interval; null for none (the import's own registry). */
   publishLimit: RateLimit | null;
+  /** Where `GET /metrics` is served, apart from the public port; null: nowhere. */
+  metrics: MetricsListener | null;
 };
+
+/** The metrics' own listener (port 0: any free port). */
+export type MetricsListener = { port: number; host: string };
 
 /** A block of addresses: `10.0.0.0/8`, or one address as a /32 (IPv4) or /128 (IPv6). */
 export type AddressRange = { address: string; prefix: number; family: 'ipv4' | 'ipv6' };
@@ -75,14 +80,31 @@ function read(env: Env, name: string): string | null {
   return value ? value : null;
 }
 
-function readPort(env: Env): number {
-  const raw = read(env, 'PORT');
-  if (raw === null) return 3000;
+function readPort(env: Env, name: string): number | null {
+  const raw = read(env, name);
+  if (raw === null) return null;
   const port = Number(raw);
   if (!/^\d+$/.test(raw) || port > 65535) {
-    throw new ConfigError('PORT', `expected a port number from 0 to 65535, got "${raw}"`);
+    throw new ConfigError(name, `expected a port number from 0 to 65535, got "${raw}"`);
   }
   return port;
+}
+
+/**
+ * `METRICS_PORT` (and `METRICS_HOST`, by default the public `HOST`): the listener of `GET
+ * /metrics`, never the public port; unset, none.
+ */
+function readMetrics(env: Env, port: number, host: string): MetricsListener | null {
+  const metricsPort = readPort(env, 'METRICS_PORT');
+  const metricsHost = read(env, 'METRICS_HOST');
+  if (metricsPort === null) {
+    if (metricsHost !== null) throw new ConfigError('METRICS_HOST', 'is set but METRICS_PORT is not: set the port the metrics are served on');
+    return null;
+  }
+  if (metricsPort !== 0 && metricsPort === port) {
+    throw new ConfigError('METRICS_PORT', `must differ from PORT (${port}): the metrics are never served on the public port`);
+  }
+  return { port: metricsPort, host: metricsHost ?? host };
 }
 
 function readUrl(env: Env, name: string, protocols: string[]): string | null {
@@ -209,7 +231,7 @@ function readPublishLimit(env: Env): RateLimit {
 
 /** Turns the environment into a typed configuration; every error names its variable. */
 export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
-  const port = readPort(env);
+  const port = readPort(env, 'PORT') ?? 3000;
   const host = read(env, 'HOST') ?? '127.0.0.1';
   const dataDir = path.resolve(cwd, read(env, 'REGISTRY_DATA') ?? './data');
   const registryUrl = readUrl(env, 'REGISTRY_URL', ['http:', 'https:']) ?? `http://localhost:${port}`;
@@ -243,6 +265,7 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
     uploads: readUploadLimits(env),
     publishLimit: readPublishLimit(env),
     logTimings: readSwitch(env, 'LOG_TIMINGS'),
+    metrics: readMetrics(env, port, host),
   };
 }
 

@@ -32,17 +32,35 @@ export const catalog = {
 
 export type ErrorCode = keyof typeof catalog;
 
+/**
+ * The bounds that refuse a request before it does any work, by name: per-client rate limits
+ * (answered `429 rate_limited`) and the registry's capacity (`503 unavailable`). A refusal
+ * names its bound so that the metrics count refusals by bound; the client sees only the code.
+ */
+export type Limit =
+  | 'login_mail_address'
+  | 'login_mail_client'
+  | 'login_fetch_client'
+  | 'publish_user'
+  | 'publish_identity'
+  | 'upload_memory_user'
+  | 'upload_memory'
+  | 'git_queue';
+
 /** An error meant for the client: its code is in the catalog, its message is for a person. */
 export class ApiError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
   readonly headers: Record<string, string>;
-  constructor(code: ErrorCode, message?: string, headers: Record<string, string> = {}) {
+  /** The bound that refused the request, when one did (see `limited`). */
+  readonly limit: Limit | null;
+  constructor(code: ErrorCode, message?: string, headers: Record<string, string> = {}, limit: Limit | null = null) {
     super(message ?? catalog[code].message);
     this.name = 'ApiError';
     this.code = code;
     this.status = catalog[code].status;
     this.headers = headers;
+    this.limit = limit;
   }
 
   get body(): { error: ErrorCode; message: string } {
@@ -53,4 +71,9 @@ export class ApiError extends Error {
 /** Builds a catalog error to throw: `throw fail('version_exists', 'gren-lang/core 7.4.0 is registered already.')`. */
 export function fail(code: ErrorCode, message?: string, headers?: Record<string, string>): ApiError {
   return new ApiError(code, message, headers);
+}
+
+/** A refusal by one of the registry's bounds: `throw limited('rate_limited', 'publish_user', 'You have published...', { 'Retry-After': '60' })`. */
+export function limited(code: 'rate_limited' | 'unavailable', limit: Limit, message: string, headers: Record<string, string>): ApiError {
+  return new ApiError(code, message, headers, limit);
 }

@@ -1,7 +1,7 @@
 import type Koa from 'koa';
 import { finished } from 'node:stream/promises';
 import type { AppDeps } from './app.ts';
-import { ApiError, fail } from './errors.ts';
+import { ApiError, fail, limited } from './errors.ts';
 import { principalFromHeader } from './authenticate.ts';
 import { clientOf } from './client-address.ts';
 import { includes } from './permissions.ts';
@@ -109,7 +109,7 @@ async function serve(deps: AppDeps, ctx: Koa.Context, target: Target, service: S
       label: { ...target.label, service },
     });
   } catch (err) {
-    if (err instanceof GitBusyError) throw fail('unavailable', 'Too many Git requests at once; try again in a moment.', { 'Retry-After': String(err.retryAfterSeconds) });
+    if (err instanceof GitBusyError) throw limited('unavailable', 'git_queue', 'Too many Git requests at once; try again in a moment.', { 'Retry-After': String(err.retryAfterSeconds) });
     if (err instanceof GitStoppedError && err.reason === 'timeout') throw fail('unavailable', 'Git took too long; try again in a moment.', { 'Retry-After': '5' });
     if (err instanceof GitStoppedError) return hungUp(ctx);
     throw err;

@@ -6,6 +6,7 @@ import type { Config } from './config.ts';
 import type { Logger } from './log.ts';
 import { fail } from './errors.ts';
 import { loginMail } from './accounts/login-mail.ts';
+import type { Metrics } from './metrics.ts';
 
 export type LoginMailInput = { to: string; code: string; link: string; validMinutes: number };
 
@@ -23,8 +24,8 @@ const smtpTimeouts = { connectionTimeout: 10_000, greetingTimeout: 10_000, socke
  * mail is written to `<REGISTRY_DATA>/outbox/` and its code logged in one line, as
  * the README says: the only place the registry ever writes or logs a code.
  */
-export function createMailer(options: { config: Config; outbox: string; log: Logger }): Mailer {
-  const { config, outbox, log } = options;
+export function createMailer(options: { config: Config; outbox: string; log: Logger; metrics: Pick<Metrics, 'loginMail'> }): Mailer {
+  const { config, outbox, log, metrics } = options;
   const smtp = config.smtpUrl === null ? null : nodemailer.createTransport({ url: config.smtpUrl, ...smtpTimeouts });
   const writer = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
 
@@ -47,7 +48,9 @@ export function createMailer(options: { config: Config; outbox: string; log: Log
       const message = loginMail({ registryUrl: config.registryUrl, email: input.to, ...input });
       try {
         await deliver(input.to, input.code, message);
+        metrics.loginMail('sent');
       } catch (err) {
+        metrics.loginMail('failed');
         log.error('mail_failed', describeMailError(err));
         throw fail('unavailable', 'The login mail could not be sent; try again in a moment.');
       }

@@ -19,6 +19,8 @@ import { indexConfigFile } from './index-config.ts';
 import { createIndexFiles, indexFastPath } from './static-index.ts';
 import { createGitProcesses } from '../index-repo/git-processes.ts';
 import { createHttpServer, type HttpServer } from './http-server.ts';
+import { createMetrics } from './metrics.ts';
+import { listenMetrics, type MetricsServer } from './metrics-server.ts';
 
 /** What tests (and only tests) may swap: the clock, the log, and timings. */
 export type RegistryOverrides = {
@@ -35,6 +37,8 @@ export type Registry = {
   listen(): Promise<{ url: string; port: number }>;
   /** The HTTP server once listening. */
   server(): http.Server | null;
+  /** The URL of `GET /metrics` once listening, on its own port; null when METRICS_PORT is unset. */
+  metricsUrl(): string | null;
   /**
    * Stops taking requests, lets those in flight finish (closing their connections after the
    * shutdown grace period) and queued commits too, and releases the data folder.
@@ -80,24 +84,30 @@ export async function openRegistry(config: Config, overrides: RegistryOverrides 
   const log = overrides.log ?? createLogger();
   const paths = dataPaths(config.dataDir);
   fs.mkdirSync(config.dataDir, { recursive: true });
+  // The process's own metrics (memory, event loop, GC) only where someone can read them.
+  const metrics = createMetrics({ clock, process: config.metrics !== null });
 
   const index = await openPackageRepo(paths, 'public', { clock, log, timings: config.logTimings, required: { 'config.json': indexConfigFile(config) } });
+  metrics.watchRepo('public', index);
   const closers: Array<() => Promise<void> | void> = [() => index.close()];
   try {
     const privateIndex = await openPackageRepo(paths, 'private', { clock, log, timings: config.logTimings, required: {} });
+    metrics.watchRepo('private', privateIndex);
     closers.unshift(() => privateIndex.close());
     const accounts = openAccounts({ file: paths.accounts, clock, log, ...overrides.accounts });
     closers.push(() => accounts.close());
-    const mailer = createMailer({ config, outbox: paths.outbox, log });
+    const mailer = createMailer({ config, outbox: paths.outbox, log, metrics });
     closers.push(() => mailer.close());
     const notifier = openNotifier({ config, file: paths.notifications, clock, log, ...overrides.notifications });
+    metrics.watchNotifications(() => notifier.backlog());
     closers.unshift(() => notifier.close());
     const permissions = createPermissions({ accounts });
     const packages = await createPackages({ index, privateIndex, notifier, clock, log });
     const indexFiles = createIndexFiles(index);
     const git = createGitProcesses({ processes: config.git.processes, queueLength: config.git.queue, timeoutMs: config.git.timeoutSeconds * 1000, niceness: config.git.nice, log });
+    metrics.watchGit(() => git.counts());
     closers.unshift(() => git.close());
-    const deps: AppDeps = { config, log, clock, index, indexFiles, privateIndex, accounts, mailer, permissions, packages, notifier, git };
+    const deps: AppDeps = { config, log, clock, index, indexFiles, privateIndex, accounts, mailer, permissions, packages, notifier, git, metrics };
     const app = createApp(deps);
     return withServer(deps, app, closers);
   } catch (err) {
@@ -111,6 +121,7 @@ const HANDLERS_SETTLE_MS = 2000;
 
 function withServer(deps: AppDeps, app: Koa, closers: Array<() => Promise<void> | void>): Registry {
   let http: HttpServer | null = null;
+  let metricsServer: MetricsServer | null = null;
   let closing: Promise<void> | null = null;
   // Handlers running now: closing waits for them, so that none outlives the state it uses.
   const running = new Set<Promise<void>>();
@@ -118,27 +129,15 @@ function withServer(deps: AppDeps, app: Koa, closers: Array<() => Promise<void> 
     deps,
     app,
     server: () => http?.server ?? null,
-    listen() {
-      // Ready files of the public index are answered before Koa; every other request goes to the app.
-      const fastPath = indexFastPath(deps);
-      const handle = app.callback();
-      http = createHttpServer(deps.config.server, deps.log, (req, res) => {
-        if (fastPath(req, res)) return;
-        const handled = handle(req, res).finally(() => running.delete(handled));
-        running.add(handled);
-      });
-      const listening = http.server;
-      return new Promise((resolve, reject) => {
-        listening.once('error', reject);
-        listening.listen(deps.config.port, deps.config.host, () => {
-          const { port } = listening.address() as AddressInfo;
-          deps.log.info('listening', { host: deps.config.host, port, url: deps.config.registryUrl });
-          resolve({ url: `http://${deps.config.host}:${port}`, port });
-        });
-      });
+    metricsUrl: () => metricsServer?.url ?? null,
+    async listen() {
+      const listening = await listenPublic();
+      if (deps.config.metrics) metricsServer = await listenMetrics({ listener: deps.config.metrics, metrics: deps.metrics, log: deps.log });
+      return listening;
     },
     close() {
       closing ??= (async () => {
+        await metricsServer?.close();
         // Login fetches held open for the link would otherwise keep the server up to 30 s.
         deps.accounts.stopWaiting();
         if (http) await http.shutdown();
@@ -150,4 +149,26 @@ function withServer(deps: AppDeps, app: Koa, closers: Array<() => Promise<void> 
       return closing;
     },
   };
+
+  /** The public port: the index's fast path, then the app. */
+  function listenPublic(): Promise<{ url: string; port: number }> {
+    // Ready files of the public index are answered before Koa; every other request goes to the app.
+    const fastPath = indexFastPath(deps);
+    const handle = app.callback();
+    http = createHttpServer(deps.config.server, deps.log, (req, res) => {
+      if (fastPath(req, res)) return;
+      const handled = handle(req, res).finally(() => running.delete(handled));
+      running.add(handled);
+    });
+    const listening = http.server;
+    listening.on('drop', () => deps.metrics.refused('connections'));
+    return new Promise((resolve, reject) => {
+      listening.once('error', reject);
+      listening.listen(deps.config.port, deps.config.host, () => {
+        const { port } = listening.address() as AddressInfo;
+        deps.log.info('listening', { host: deps.config.host, port, url: deps.config.registryUrl });
+        resolve({ url: `http://${deps.config.host}:${port}`, port });
+      });
+    });
+  }
 }

@@ -3,6 +3,7 @@ import type Koa from 'koa';
 import type { AppDeps } from './app.ts';
 import type { IndexRepo, Snapshot } from '../index-repo/types.ts';
 import type { Logger } from './log.ts';
+import type { Metrics } from './metrics.ts';
 import { Lru } from '../index-repo/lru.ts';
 import { fail } from './errors.ts';
 import { notModified } from './conditional.ts';
@@ -100,7 +101,7 @@ export function staticIndex(deps: AppDeps): Koa.Middleware {
  * answers a GET or HEAD of a ready file under /index/ and logs its line, and returns false
  * (answering nothing) for every other request, which then goes to the app.
  */
-export function indexFastPath(deps: { indexFiles: IndexFiles; log: Logger }): (req: http.IncomingMessage, res: http.ServerResponse) => boolean {
+export function indexFastPath(deps: { indexFiles: IndexFiles; log: Logger; metrics: Metrics }): (req: http.IncomingMessage, res: http.ServerResponse) => boolean {
   return (req, res) => {
     const { method = '', url = '' } = req;
     if ((method !== 'GET' && method !== 'HEAD') || !url.startsWith(PREFIX)) return false;
@@ -114,6 +115,7 @@ export function indexFastPath(deps: { indexFiles: IndexFiles; log: Logger }): (r
     res.writeHead(status, headers);
     res.end(body);
     logRequest(deps.log, method, path, status, started);
+    deps.metrics.request(method, path, status, started, null);
     return true;
   };
 }

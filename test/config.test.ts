@@ -21,6 +21,7 @@ test("the defaults of the README's configuration table", (t) => {
     uploads: { receivedBytes: 128 * 1024 * 1024, receivedPerUserBytes: 32 * 1024 * 1024, decodingBytes: 192 * 1024 * 1024 },
     publishLimit: { burst: 30, everyMs: 60_000 },
     logTimings: false,
+    metrics: null,
   });
 });
 
@@ -65,6 +66,8 @@ test('every variable is read', (t) => {
     PUBLISH_BURST: '5',
     PUBLISH_INTERVAL_SECONDS: '600',
     LOG_TIMINGS: '1',
+    METRICS_PORT: '9464',
+    METRICS_HOST: '10.0.0.5',
   });
   t.is(config.port, 8080);
   t.is(config.host, '0.0.0.0');
@@ -80,6 +83,13 @@ test('every variable is read', (t) => {
   t.deepEqual(config.uploads, { receivedBytes: 512 * 1024 * 1024, receivedPerUserBytes: 100 * 1024 * 1024, decodingBytes: 400 * 1024 * 1024 });
   t.deepEqual(config.publishLimit, { burst: 5, everyMs: 600_000 });
   t.true(config.logTimings);
+  t.deepEqual(config.metrics, { port: 9464, host: '10.0.0.5' });
+});
+
+test('METRICS_PORT: its own listener, on HOST unless METRICS_HOST says otherwise; 0 is any free port', (t) => {
+  t.deepEqual(loadConfig({ HOST: '192.0.2.7', METRICS_PORT: '9464' }).metrics, { port: 9464, host: '192.0.2.7' });
+  t.deepEqual(loadConfig({ PORT: '0', METRICS_PORT: '0' }).metrics, { port: 0, host: '127.0.0.1' });
+  t.is(loadConfig({ PORT: '9464' }).metrics, null);
 });
 
 const bad: Array<[Record<string, string>, string]> = [
@@ -117,6 +127,12 @@ const bad: Array<[Record<string, string>, string]> = [
   [{ DECODE_MEMORY_MIB: '100' }, 'DECODE_MEMORY_MIB'],
   [{ PUBLISH_BURST: '0' }, 'PUBLISH_BURST'],
   [{ PUBLISH_INTERVAL_SECONDS: 'hourly' }, 'PUBLISH_INTERVAL_SECONDS'],
+  [{ METRICS_PORT: 'metrics' }, 'METRICS_PORT'],
+  [{ METRICS_PORT: '65536' }, 'METRICS_PORT'],
+  [{ METRICS_PORT: '-1' }, 'METRICS_PORT'],
+  [{ METRICS_PORT: '3000' }, 'METRICS_PORT'],
+  [{ PORT: '8080', METRICS_PORT: '8080' }, 'METRICS_PORT'],
+  [{ METRICS_HOST: '10.0.0.5' }, 'METRICS_HOST'],
 ];
 
 for (const [env, variable] of bad) {

@@ -1,12 +1,11 @@
 import test, { type ExecutionContext } from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
-import http from 'node:http';
 import { bundle } from './helpers/bundle.ts';
 import { publisher, published } from './helpers/fixtures.ts';
 import { startRegistryWithMail, type MailRegistry } from './helpers/accounts.ts';
 import { tempDir } from './helpers/registry.ts';
-import { gitClient } from './helpers/git.ts';
+import { gitClient, hangingGitFetch } from './helpers/git.ts';
 import { descendants } from '../scripts/bench/process-tree.ts';
 
 /**
@@ -71,15 +70,8 @@ async function waitUntil(t: ExecutionContext, what: string, condition: () => boo
   return performance.now() - started;
 }
 
-/** A fetch whose body never ends: its Git process waits for the rest, holding its slot. Answers the request and its response once there is one. */
-function hangingFetch(reg: MailRegistry): { request: http.ClientRequest; response: Promise<http.IncomingMessage>; closed: Promise<void> } {
-  const request = http.request(`${reg.url}/git/acme/served.git/git-upload-pack`, { method: 'POST', headers: { 'content-type': 'application/x-git-upload-pack-request' } });
-  const response = new Promise<http.IncomingMessage>((resolve) => request.once('response', resolve));
-  const closed = new Promise<void>((resolve) => request.once('close', () => resolve()));
-  request.on('error', () => {});
-  request.write('0032want ');
-  return { request, response, closed };
-}
+/** A fetch of the served package whose body never ends, holding a Git process. */
+const hangingFetch = (reg: MailRegistry) => hangingGitFetch(reg.url, '/git/acme/served.git');
 
 async function servingRegistry(t: ExecutionContext, env: Record<string, string>, padding = 0): Promise<{ reg: MailRegistry; token: string }> {
   const reg = await startRegistryWithMail({ env });

@@ -1,5 +1,5 @@
 import type { Clock } from '../clock.ts';
-import { fail } from '../errors.ts';
+import { limited, type Limit } from '../errors.ts';
 import { createRateLimiter, type RateLimit } from '../rate-limit.ts';
 import { clientKey } from '../client-address.ts';
 import { mailboxOf } from './email.ts';
@@ -21,8 +21,8 @@ export type LoginLimits = {
   fetch(client: string): void;
 };
 
-const limited = (seconds: number, what: string) =>
-  fail('rate_limited', `Too many ${what}; try again in ${seconds} second${seconds === 1 ? '' : 's'}.`, { 'Retry-After': String(seconds) });
+const tooMany = (limit: Limit, seconds: number, what: string) =>
+  limited('rate_limited', limit, `Too many ${what}; try again in ${seconds} second${seconds === 1 ? '' : 's'}.`, { 'Retry-After': String(seconds) });
 
 export function createLoginLimits(deps: { clock: Clock; options: LoginLimitOptions }): LoginLimits {
   const { clock, options } = deps;
@@ -34,11 +34,11 @@ export function createLoginLimits(deps: { clock: Clock; options: LoginLimitOptio
       const client = clientKey(address);
       const mailbox = mailboxOf(email);
       const clientWait = perClient.take(client);
-      if (clientWait > 0) throw limited(clientWait, 'login requests from this address');
+      if (clientWait > 0) throw tooMany('login_mail_client', clientWait, 'login requests from this address');
       const addressWait = perAddress.take(mailbox);
       if (addressWait > 0) {
         perClient.giveBack(client);
-        throw limited(addressWait, 'login mails to this email address');
+        throw tooMany('login_mail_address', addressWait, 'login mails to this email address');
       }
       return () => {
         perClient.giveBack(client);
@@ -47,7 +47,7 @@ export function createLoginLimits(deps: { clock: Clock; options: LoginLimitOptio
     },
     fetch(address) {
       const wait = fetches.take(clientKey(address));
-      if (wait > 0) throw limited(wait, 'login attempts from this address');
+      if (wait > 0) throw tooMany('login_fetch_client', wait, 'login attempts from this address');
     },
   };
 }

@@ -136,6 +136,12 @@ export class DeliveryStore {
     return (this.db.prepare('SELECT count(*) AS n FROM deliveries').get() as { n: number }).n;
   }
 
+  /** How many deliveries are owed, and when the oldest of them was recorded (its `created`, an ISO time), or null. */
+  backlog(): { owed: number; oldest: string | null } {
+    const row = this.db.prepare('SELECT count(*) AS owed, min(created) AS oldest FROM deliveries').get() as { owed: number; oldest: string | null };
+    return { owed: row.owed, oldest: row.oldest };
+  }
+
   close(): void {
     this.db.close();
   }

@@ -51,6 +51,8 @@ export interface Notifier {
   recover(source: RecoverySource): Promise<void>;
   /** How many deliveries are owed right now. */
   owed(): number;
+  /** How many deliveries are owed right now, and when the oldest of them was recorded (null: none is). */
+  backlog(): { owed: number; oldest: Date | null };
   close(): Promise<void>;
 }
 
@@ -121,6 +123,10 @@ export function openNotifier(options: NotifierOptions): Notifier {
       worker.run();
     },
     owed: () => store.owed(),
+    backlog() {
+      const { owed, oldest } = store.backlog();
+      return { owed, oldest: oldest === null ? null : new Date(oldest) };
+    },
     async close() {
       if (closed) return;
       closed = true;

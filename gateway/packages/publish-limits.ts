@@ -1,5 +1,5 @@
 import type { Clock } from '../clock.ts';
-import { fail } from '../errors.ts';
+import { limited, type Limit } from '../errors.ts';
 import { createRateLimiter, type RateLimit } from '../rate-limit.ts';
 import { identityKey } from '../accounts/identity-name.ts';
 
@@ -13,8 +13,8 @@ export type PublishLimits = {
   take(userId: number, identity: string): () => void;
 };
 
-const limited = (seconds: number, who: string) =>
-  fail('rate_limited', `${who} published too many versions in a short time; try again in ${seconds} second${seconds === 1 ? '' : 's'}.`, {
+const tooMany = (limit: Limit, seconds: number, who: string) =>
+  limited('rate_limited', limit, `${who} published too many versions in a short time; try again in ${seconds} second${seconds === 1 ? '' : 's'}.`, {
     'Retry-After': String(seconds),
   });
 
@@ -32,11 +32,11 @@ export function createPublishLimits(deps: { clock: Clock; limit: RateLimit | nul
       const user = String(userId);
       const key = identityKey(identity);
       const userWait = perUser.take(user);
-      if (userWait > 0) throw limited(userWait, 'You have');
+      if (userWait > 0) throw tooMany('publish_user', userWait, 'You have');
       const identityWait = perIdentity.take(key);
       if (identityWait > 0) {
         perUser.giveBack(user);
-        throw limited(identityWait, `The publishing identity ${identity} has`);
+        throw tooMany('publish_identity', identityWait, `The publishing identity ${identity} has`);
       }
       return () => {
         perUser.giveBack(user);

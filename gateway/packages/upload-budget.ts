@@ -1,4 +1,4 @@
-import { fail } from '../errors.ts';
+import { limited } from '../errors.ts';
 import type { UploadLimits } from '../config.ts';
 import type { BundleMemory } from './bundle.ts';
 import { mebibytes } from './shown.ts';
@@ -28,10 +28,10 @@ export function createUploadBudget(limits: UploadLimits): UploadBudget {
   const refuse = (userId: number, bytes: number) => {
     const retryAfter = { 'Retry-After': String(retryAfterSeconds) };
     if ((perUser.get(userId) ?? 0) + bytes > limits.receivedPerUserBytes) {
-      throw fail('rate_limited', `Your uploads in flight hold ${mebibytes(limits.receivedPerUserBytes)} already; wait for them to finish.`, retryAfter);
+      throw limited('rate_limited', 'upload_memory_user', `Your uploads in flight hold ${mebibytes(limits.receivedPerUserBytes)} already; wait for them to finish.`, retryAfter);
     }
     if (received + bytes > limits.receivedBytes) {
-      throw fail('unavailable', `The registry is receiving too many uploads; try again in ${retryAfterSeconds} seconds.`, retryAfter);
+      throw limited('unavailable', 'upload_memory', `The registry is receiving too many uploads; try again in ${retryAfterSeconds} seconds.`, retryAfter);
     }
   };
   return {

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import http from 'node:http';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -81,4 +82,18 @@ export function remoteRefs(output: string): Map<string, string> {
     if (oid && name) refs.set(name, oid);
   }
   return refs;
+}
+
+/**
+ * A fetch from the repository at `repoPath` (`/index.git`, `/git/acme/pkg.git`) whose body never
+ * ends: its Git process waits for the rest, holding its slot. Answers the request and its
+ * response once there is one; destroy the request to end it.
+ */
+export function hangingGitFetch(baseUrl: string, repoPath: string): { request: http.ClientRequest; response: Promise<http.IncomingMessage>; closed: Promise<void> } {
+  const request = http.request(`${baseUrl}${repoPath}/git-upload-pack`, { method: 'POST', headers: { 'content-type': 'application/x-git-upload-pack-request' } });
+  const response = new Promise<http.IncomingMessage>((resolve) => request.once('response', resolve));
+  const closed = new Promise<void>((resolve) => request.once('close', () => resolve()));
+  request.on('error', () => {});
+  request.write('0032want ');
+  return { request, response, closed };
 }
