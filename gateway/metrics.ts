@@ -161,8 +161,9 @@ function outcomeMetrics(registry: Registry) {
   return {
     count(route: 'publish' | 'revoke', status: number, code: ErrorCode | null) {
       const counter = counters[route];
-      if (status < 400) counter.inc({ outcome: 'ok' });
-      else counter.inc({ outcome: status < 500 ? 'refused' : 'failed', code: code ?? (status < 500 ? 'not_found' : 'internal') });
+      const outcome = status < 400 ? 'ok' : status < 500 ? 'refused' : 'failed';
+      // Every error answer through the app has its catalog code (the error handler's choice).
+      counter.inc(outcome === 'ok' || code === null ? { outcome } : { outcome, code });
     },
   };
 }
