@@ -133,6 +133,8 @@ test.serial('a gzip request body, as Git sends for long negotiations, is read', 
 });
 
 test.serial('each Git request is one log line without its query; the raw advertisement names no other package', async (t) => {
+  // The lines of the requests before are written once their Git exits: let them land first.
+  await new Promise((resolve) => setTimeout(resolve, 500));
   const before = reg.log.lines.length;
   const res = await rawRequest(reg.url, `/git/${name}.git/info/refs?service=git-upload-pack`);
   t.is(res.status, 200);

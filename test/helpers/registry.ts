@@ -57,11 +57,20 @@ export type TestRegistry = {
  */
 export async function startRegistry(options: { env?: Record<string, string>; dataDir?: string; overrides?: RegistryOverrides } = {}): Promise<TestRegistry> {
   const dataDir = options.dataDir ?? tempDir();
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const config = loadConfig({ REGISTRY_DATA: dataDir, PORT: String(port), REGISTRY_URL: url, ...options.env });
-  const log = memoryLogger();
-  const registry = await openRegistry(config, { log, ...options.overrides });
-  await registry.listen();
-  return { registry, url, dataDir, log, close: () => registry.close() };
+  // The port was free a moment ago; another test process may have taken it since: try another.
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const config = loadConfig({ REGISTRY_DATA: dataDir, PORT: String(port), REGISTRY_URL: url, ...options.env });
+    const log = memoryLogger();
+    const registry = await openRegistry(config, { log, ...options.overrides });
+    try {
+      await registry.listen();
+    } catch (err) {
+      await registry.close();
+      if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE' && attempt < 5) continue;
+      throw err;
+    }
+    return { registry, url, dataDir, log, close: () => registry.close() };
+  }
 }
