@@ -2,6 +2,7 @@ import type { Logger } from '../log.ts';
 import { describeError } from '../log.ts';
 import type { Delivery, DeliveryStore } from './delivery-store.ts';
 import { attempt } from './deliver.ts';
+import { retryDelay } from '../backoff.ts';
 
 export type WorkerOptions = {
   store: DeliveryStore;
@@ -57,11 +58,6 @@ export class DeliveryWorker {
     await Promise.allSettled([...this.inFlight]);
   }
 
-  private backoff(attempts: number): number {
-    const { initialDelayMs, maxDelayMs } = this.options;
-    return Math.min(maxDelayMs, initialDelayMs * 2 ** Math.min(attempts - 1, 30)) * (0.8 + Math.random() * 0.4);
-  }
-
   private schedule(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
@@ -95,7 +91,7 @@ export class DeliveryWorker {
       log.info('notification_delivered', fields);
       return;
     }
-    const delay = Math.round(this.backoff(delivery.attempts + 1));
+    const delay = retryDelay(delivery.attempts + 1, this.options.initialDelayMs, this.options.maxDelayMs);
     store.failed(delivery.id, Date.now() + delay, error);
     log.warn('notification_failed', { ...fields, error, retryInMs: delay });
   }
