@@ -17,6 +17,7 @@ import type { Packages } from './packages/packages.ts';
 import type { Notifier } from './notifications/notifier.ts';
 import type { GitProcesses } from '../index-repo/git-processes.ts';
 import type { Metrics } from './metrics.ts';
+import type { PushMirrors } from '../index-repo/push-mirrors.ts';
 import { authenticate } from './authenticate.ts';
 import { identifyClient } from './client-address.ts';
 import { sessionRoutes } from './routes/session.ts';
@@ -47,6 +48,8 @@ export type AppDeps = {
   git: GitProcesses;
   /** What the registry counts and measures (GET /metrics on its own listener). */
   metrics: Metrics;
+  /** The public index's push mirrors and their state. */
+  mirrors: PushMirrors;
 };
 
 /**

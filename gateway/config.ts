@@ -2,6 +2,7 @@ import net from 'node:net';
 import path from 'node:path';
 import type { RateLimit } from './rate-limit.ts';
 import { decodeWeight, defaultBundleLimits } from './packages/bundle.ts';
+import type { GitRemote } from '../index-repo/git-remote.ts';
 
 /** Everything the registry reads from its environment, read once at start. */
 export type Config = {
@@ -28,6 +29,10 @@ export type Config = {
   publishLimit: RateLimit | null;
   /** Where `GET /metrics` is served, apart from the public port; null: nowhere. */
   metrics: MetricsListener | null;
+  /** Git remotes the public index is pushed to; each with the name it goes by in logs (no credentials). */
+  mirrors: GitRemote[];
+  /** Whether a mirror that was rewritten or is ahead is overwritten (otherwise it is reported and left alone). */
+  mirrorForce: boolean;
 };
 
 /** The metrics' own listener (port 0: any free port). */
@@ -229,6 +234,55 @@ function readPublishLimit(env: Env): RateLimit {
   };
 }
 
+const loopback = new Set(['127.0.0.1', '[::1]', 'localhost']);
+
+/** One entry of MIRROR_URLS: an HTTPS, HTTP, SSH or file URL, `user@host:path`, or a path (absolute, or relative to `cwd`). */
+function readMirror(raw: string, cwd: string, ownGitDir: string): GitRemote {
+  const problem = (text: string) => new ConfigError('MIRROR_URLS', `${text}, got "${mirrorName(raw)}"`);
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(raw)) {
+    let url: URL;
+    try {
+      url = new URL(raw);
+    } catch {
+      throw problem('expected a Git remote URL');
+    }
+    if (!['https:', 'http:', 'ssh:', 'file:'].includes(url.protocol)) throw problem('expected a Git remote: https://, http://, ssh://, file://, user@host:path or a path');
+    if (url.protocol !== 'file:' && url.hostname === '') throw problem('expected a host in the URL');
+    if (url.protocol === 'http:' && (url.username !== '' || url.password !== '') && !loopback.has(url.hostname)) {
+      throw problem('credentials would cross the network in clear text: use https://');
+    }
+    return { url: raw, name: mirrorName(raw) };
+  }
+  // Git reads `host:path` with no slash before the colon as SSH, as here.
+  if (/^[^/]+:/.test(raw)) return { url: raw, name: raw };
+  const resolved = path.resolve(cwd, raw);
+  if (resolved === ownGitDir) throw problem(`a mirror cannot be the registry's own repository`);
+  return { url: resolved, name: resolved };
+}
+
+/**
+ * A mirror URL for messages and logs: the user and password of a URL hidden (a host's token may
+ * be either), except an SSH user name (`ssh://git@host`), which is no secret.
+ */
+export function mirrorName(raw: string): string {
+  if (/^ssh:\/\//i.test(raw)) return raw.replace(/^(ssh:\/\/[^/@:]*):[^/@]*@/i, '$1:***@');
+  return raw.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/]*@/i, '$1***@');
+}
+
+function readMirrors(env: Env, cwd: string, dataDir: string): GitRemote[] {
+  const mirrors = (read(env, 'MIRROR_URLS') ?? '')
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '')
+    .map((entry) => readMirror(entry, cwd, path.join(dataDir, 'index.git')));
+  const seen = new Set<string>();
+  for (const mirror of mirrors) {
+    if (seen.has(mirror.url)) throw new ConfigError('MIRROR_URLS', `"${mirror.name}" is listed twice`);
+    seen.add(mirror.url);
+  }
+  return mirrors;
+}
+
 /** Turns the environment into a typed configuration; every error names its variable. */
 export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
   const port = readPort(env, 'PORT') ?? 3000;
@@ -266,6 +320,8 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
     publishLimit: readPublishLimit(env),
     logTimings: readSwitch(env, 'LOG_TIMINGS'),
     metrics: readMetrics(env, port, host),
+    mirrors: readMirrors(env, cwd, dataDir),
+    mirrorForce: readSwitch(env, 'MIRROR_FORCE'),
   };
 }
 

@@ -21,6 +21,8 @@ import { createGitProcesses } from '../index-repo/git-processes.ts';
 import { createHttpServer, type HttpServer } from './http-server.ts';
 import { createMetrics } from './metrics.ts';
 import { listenMetrics, type MetricsServer } from './metrics-server.ts';
+import { startPushMirrors, type PushMirrorTimings } from '../index-repo/push-mirrors.ts';
+import { recordsContentRef } from './packages/version-index.ts';
 
 /** What tests (and only tests) may swap: the clock, the log, and timings. */
 export type RegistryOverrides = {
@@ -28,6 +30,7 @@ export type RegistryOverrides = {
   log?: Logger;
   accounts?: Partial<AccountsOptions>;
   notifications?: Partial<NotifierOptions>;
+  mirrors?: Partial<PushMirrorTimings>;
 };
 
 export type Registry = {
@@ -107,7 +110,19 @@ export async function openRegistry(config: Config, overrides: RegistryOverrides 
     const git = createGitProcesses({ processes: config.git.processes, queueLength: config.git.queue, timeoutMs: config.git.timeoutSeconds * 1000, niceness: config.git.nice, log });
     metrics.watchGit(() => git.counts());
     closers.unshift(() => git.close());
-    const deps: AppDeps = { config, log, clock, index, indexFiles, privateIndex, accounts, mailer, permissions, packages, notifier, git, metrics };
+    // Started once the content refs are in line with main (createPackages): each mirror is brought up to date, then follows commits.
+    const mirrors = startPushMirrors({
+      repo: index,
+      mirrors: config.mirrors,
+      force: config.mirrorForce,
+      isRecorded: recordsContentRef,
+      log,
+      clock,
+      ...(overrides.mirrors ? { timings: overrides.mirrors } : {}),
+    });
+    closers.unshift(() => mirrors.close());
+    metrics.watchMirrors(() => mirrors.status());
+    const deps: AppDeps = { config, log, clock, index, indexFiles, privateIndex, accounts, mailer, permissions, packages, notifier, git, metrics, mirrors };
     const app = createApp(deps);
     return withServer(deps, app, closers);
   } catch (err) {

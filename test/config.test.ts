@@ -22,6 +22,8 @@ test("the defaults of the README's configuration table", (t) => {
     publishLimit: { burst: 30, everyMs: 60_000 },
     logTimings: false,
     metrics: null,
+    mirrors: [],
+    mirrorForce: false,
   });
 });
 
@@ -133,6 +135,13 @@ const bad: Array<[Record<string, string>, string]> = [
   [{ METRICS_PORT: '3000' }, 'METRICS_PORT'],
   [{ PORT: '8080', METRICS_PORT: '8080' }, 'METRICS_PORT'],
   [{ METRICS_HOST: '10.0.0.5' }, 'METRICS_HOST'],
+  [{ MIRROR_URLS: 'git://example.com/index.git' }, 'MIRROR_URLS'],
+  [{ MIRROR_URLS: 'ftp://example.com/index.git' }, 'MIRROR_URLS'],
+  [{ MIRROR_URLS: 'https://' }, 'MIRROR_URLS'],
+  [{ MIRROR_URLS: 'http://user:token@mirror.example.com/index.git' }, 'MIRROR_URLS'],
+  [{ MIRROR_URLS: '/srv/a.git, /srv/a.git' }, 'MIRROR_URLS'],
+  [{ MIRROR_URLS: '/var/lib/gren/index.git', REGISTRY_DATA: '/var/lib/gren' }, 'MIRROR_URLS'],
+  [{ MIRROR_FORCE: 'please' }, 'MIRROR_FORCE'],
 ];
 
 for (const [env, variable] of bad) {
@@ -155,4 +164,32 @@ test('every variable config.ts reads is in the README’s configuration table', 
   const variables = new Set([...source.matchAll(/'([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|PORT|HOST)'/g)].map((m) => m[1] as string));
   t.true(variables.size >= 20, `found ${variables.size} variables`);
   for (const variable of variables) t.true(table.some((line) => line.includes(`\`${variable}\``)), variable);
+});
+
+test('MIRROR_URLS: HTTPS with a token, SSH, file URLs and paths; names for the log without credentials', (t) => {
+  const config = loadConfig(
+    {
+      MIRROR_URLS: 'https://x-access-token:ghp_secret@github.com/gren/index.git, git@gitlab.com:gren/index.git,ssh://git@host:2222/index.git, file:///srv/m.git, ../mirror.git, https://ghp_alone@codeberg.org/gren/index.git, http://u:p@127.0.0.1:8080/index.git',
+      MIRROR_FORCE: '1',
+    },
+    '/srv/registry',
+  );
+  t.deepEqual(config.mirrors, [
+    { url: 'https://x-access-token:ghp_secret@github.com/gren/index.git', name: 'https://***@github.com/gren/index.git' },
+    { url: 'git@gitlab.com:gren/index.git', name: 'git@gitlab.com:gren/index.git' },
+    { url: 'ssh://git@host:2222/index.git', name: 'ssh://git@host:2222/index.git' },
+    { url: 'file:///srv/m.git', name: 'file:///srv/m.git' },
+    { url: '/srv/mirror.git', name: '/srv/mirror.git' },
+    { url: 'https://ghp_alone@codeberg.org/gren/index.git', name: 'https://***@codeberg.org/gren/index.git' },
+    { url: 'http://u:p@127.0.0.1:8080/index.git', name: 'http://***@127.0.0.1:8080/index.git' },
+  ]);
+  t.true(config.mirrorForce);
+  t.false(loadConfig({ MIRROR_FORCE: '0' }).mirrorForce);
+});
+
+test('a token in MIRROR_URLS never appears in an error', (t) => {
+  for (const url of ['git://ghp_secret@example.com/x.git', 'http://user:ghp_secret@mirror.example.com/x.git', 'https://ghp_secret@a.example/x.git,https://ghp_secret@a.example/x.git']) {
+    const error = t.throws(() => loadConfig({ MIRROR_URLS: url }), { instanceOf: ConfigError });
+    t.false(error?.message.includes('ghp_secret'), error?.message);
+  }
 });

@@ -1,3 +1,4 @@
+import type { Snapshot } from '../../index-repo/types.ts';
 import { compareVersions } from './range.ts';
 
 /** One version's entry in a package's `index.json` (docs/protocol.md, The static index). */
@@ -43,6 +44,18 @@ export function parseContentRef(ref: string): { fullName: string; version: strin
   if (!match) return null;
   const [, author, name, kind, version] = match as unknown as [string, string, string, 'tags' | 'bundles', string];
   return { fullName: `${author}/${name}`, version, kind };
+}
+
+/**
+ * Whether `main` records the version a content ref belongs to (published, revoked or not): a ref
+ * the registry had, whose deletion on a mirror is the registry's to make. A ref of any other
+ * name, or of a version never published, is someone else's.
+ */
+export async function recordsContentRef(snapshot: Snapshot, ref: string): Promise<boolean> {
+  const parsed = parseContentRef(ref);
+  if (!parsed) return false;
+  const index = await snapshot.readJson<VersionIndex>(packagePaths(parsed.fullName).index);
+  return findVersion(index, parsed.version) !== null;
 }
 
 /** Bundles are served as files at `packages/<a>/<n>/<v>/bundle.pkg.gz`, from their blob refs. */
