@@ -170,7 +170,9 @@ class MirrorPusher {
     this.timer = setTimeout(() => {
       this.timer = null;
       this.settling = null;
-      this.running = this.run().finally(() => (this.running = null));
+      this.running = this.run()
+        .catch((err: unknown) => this.options.log.error('mirror_internal', { mirror: this.remote.name, error: scrubRemote(String(err), this.remote) }))
+        .finally(() => (this.running = null));
     }, delayMs);
   }
 
