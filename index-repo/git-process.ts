@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { killGroup } from './git-spawner.ts';
 
 export type GitProcessOptions = {
   /** The arguments after `git`. */
@@ -50,11 +51,7 @@ export function runGit(options: GitProcessOptions): Promise<GitProcessResult> {
     let killed: GitProcessResult['killed'] = null;
     const kill = (why: NonNullable<GitProcessResult['killed']>) => {
       killed ??= why;
-      try {
-        if (child.pid) process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        // Already gone.
-      }
+      if (child.pid) killGroup(child.pid);
     };
     const deadline = setTimeout(() => kill('timeout'), timeoutMs);
     let idle: NodeJS.Timeout | null = null;

@@ -1,7 +1,6 @@
-import type { Clock } from '../gateway/clock.ts';
-import type { Logger } from '../gateway/log.ts';
-import { retryDelay } from '../gateway/backoff.ts';
-import type { IndexRepo, Snapshot } from './types.ts';
+import type { Clock, IndexRepo, Logger, Snapshot } from './types.ts';
+import { retryDelay } from './retry-delay.ts';
+import { SlotQueue } from './slot-queue.ts';
 import { scrubRemote, type GitRemote } from './git-remote.ts';
 import { MirrorSyncError, syncMirror, type Divergence, type SyncLimits, type SyncOutcome } from './mirror-sync.ts';
 
@@ -71,22 +70,6 @@ export interface PushMirrors {
   close(): Promise<void>;
 }
 
-/** At most `count` tasks at once; the others wait their turn. */
-function createLimit(count: number): <T>(task: () => Promise<T>) => Promise<T> {
-  let running = 0;
-  const waiting: Array<() => void> = [];
-  return async (task) => {
-    if (running >= count) await new Promise<void>((resolve) => waiting.push(resolve));
-    running++;
-    try {
-      return await task();
-    } finally {
-      running--;
-      waiting.shift()?.();
-    }
-  };
-}
-
 /**
  * Pushes the repository to its mirrors after each change, off the commit path. Per mirror,
  * pushes coalesce: one runs at a time, changes that arrive meanwhile are taken by one more
@@ -96,8 +79,9 @@ function createLimit(count: number): <T>(task: () => Promise<T>) => Promise<T> {
  */
 export function startPushMirrors(options: PushMirrorsOptions): PushMirrors {
   const timings = { ...defaultTimings, ...options.timings };
-  const limit = createLimit(timings.concurrency);
-  const pushers = options.mirrors.map((remote) => new MirrorPusher(remote, options, timings, limit));
+  // Each mirror waits for a slot with at most one sync, so the queue never refuses one.
+  const slots = new SlotQueue({ slots: timings.concurrency, length: options.mirrors.length });
+  const pushers = options.mirrors.map((remote) => new MirrorPusher(remote, options, timings, slots));
   if (options.force && pushers.length > 0) options.log.warn('mirror_force', { mirrors: options.mirrors.map((m) => m.name) });
   const stop = options.repo.onChange((change) => {
     if (change.kind === 'purge') return;
@@ -119,7 +103,7 @@ class MirrorPusher {
   private readonly remote: GitRemote;
   private readonly options: PushMirrorsOptions;
   private readonly timings: PushMirrorTimings;
-  private readonly limit: ReturnType<typeof createLimit>;
+  private readonly slots: SlotQueue;
   private readonly stopping = new AbortController();
   /** Set by `close`: no new sync starts. */
   private closing = false;
@@ -136,11 +120,11 @@ class MirrorPusher {
   private known: { refs: ReadonlyMap<string, string>; listedAt: number } | null = null;
   private readonly state: Omit<MirrorStatus, 'state' | 'backlogSince'> & { synced: boolean };
 
-  constructor(remote: GitRemote, options: PushMirrorsOptions, timings: PushMirrorTimings, limit: ReturnType<typeof createLimit>) {
+  constructor(remote: GitRemote, options: PushMirrorsOptions, timings: PushMirrorTimings, slots: SlotQueue) {
     this.remote = remote;
     this.options = options;
     this.timings = timings;
-    this.limit = limit;
+    this.slots = slots;
     this.state = { mirror: remote.name, pushing: false, lastSuccess: null, lastError: null, consecutiveFailures: 0, diverged: [], synced: false };
   }
 
@@ -184,7 +168,7 @@ class MirrorPusher {
       let outcome: SyncOutcome;
       const started = performance.now();
       try {
-        outcome = await this.limit(() => this.sync());
+        outcome = await this.sync();
       } catch (err) {
         this.failed(err);
         return;
@@ -194,8 +178,15 @@ class MirrorPusher {
     }
   }
 
+  /** One sync, once a slot is free; the refs it leaves are kept to spare the next one a listing. */
   private async sync(): Promise<SyncOutcome> {
-    if (this.closing) throw new MirrorSyncError('stopped');
+    const release = await this.slots.acquire(this.stopping.signal).catch(() => {
+      throw new MirrorSyncError('stopped');
+    });
+    if (this.closing) {
+      release();
+      throw new MirrorSyncError('stopped');
+    }
     this.state.pushing = true;
     try {
       const { repo, force, isRecorded } = this.options;
@@ -207,6 +198,7 @@ class MirrorPusher {
       return outcome;
     } finally {
       this.state.pushing = false;
+      release();
     }
   }
 

@@ -16,15 +16,8 @@ import { blobId } from '../index-repo/git-object.ts';
 
 type Env = Record<string, string>;
 
-/** A temporary folder removed when the test ends. */
-function scratch(t: ExecutionContext, prefix = 'gren-mirror-'): string {
-  const dir = tempDir(prefix);
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
 async function registryFor(t: ExecutionContext, env: Env, options: { dataDir?: string; mirrors?: Record<string, number> } = {}): Promise<MailRegistry> {
-  const dataDir = options.dataDir ?? scratch(t, 'gren-registry-');
+  const dataDir = options.dataDir ?? tempDir();
   const reg = await startRegistryWithMail({ env, dataDir, overrides: { mirrors: { ...quickMirrors, ...options.mirrors } } });
   t.teardown(() => reg.close());
   return reg;
@@ -39,7 +32,7 @@ async function burst(reg: MailRegistry, token: string, count: number, first = 0)
 const linesOf = (reg: MailRegistry, event: string) => reg.log.lines.filter((line) => line.event === event);
 
 async function httpMirror(t: ExecutionContext, password: string, port?: number): Promise<{ server: GitHttpServer; root: string; gitDir: string }> {
-  const root = scratch(t, 'gren-mirror-host-');
+  const root = tempDir('gren-mirror-host-');
   const gitDir = await bareRepo(path.join(root, 'index.git'));
   const server = await startGitHttpServer({ root, user: 'x-access-token', password, ...(port ? { port } : {}) });
   t.teardown(() => server.close());
@@ -47,7 +40,7 @@ async function httpMirror(t: ExecutionContext, password: string, port?: number):
 }
 
 test('a burst of publishes reaches a path mirror in a few pushes, and the mirror equals the registry', async (t) => {
-  const mirror = await bareRepo(path.join(scratch(t), 'index.git'));
+  const mirror = await bareRepo(path.join(tempDir('gren-mirror-'), 'index.git'));
   // The default quiet time: a burst whose commits come less than 200 ms apart is one sync.
   const reg = await registryFor(t, { MIRROR_URLS: mirror }, { mirrors: { settleMs: 200 } });
   const source = reg.registry.deps.index.gitDir;
@@ -112,7 +105,7 @@ test("a wrong token is reported once, and neither it nor the URL's credentials a
 });
 
 test('a path mirror moved away for a while catches up when it is back, losing no change', async (t) => {
-  const home = scratch(t);
+  const home = tempDir('gren-mirror-');
   const mirror = await bareRepo(path.join(home, 'index.git'));
   const reg = await registryFor(t, { MIRROR_URLS: mirror });
   const source = reg.registry.deps.index.gitDir;
@@ -153,9 +146,9 @@ test('an HTTP mirror that is down for a while catches up when its host is back',
 });
 
 test('changes made while the registry was stopped with its mirror away reach the mirror after a restart', async (t) => {
-  const home = scratch(t);
+  const home = tempDir('gren-mirror-');
   const mirror = await bareRepo(path.join(home, 'index.git'));
-  const dataDir = scratch(t, 'gren-registry-');
+  const dataDir = tempDir();
   const first = await startRegistryWithMail({ env: { MIRROR_URLS: mirror }, dataDir, overrides: { mirrors: quickMirrors } });
   const source = first.registry.deps.index.gitDir;
   await mirrorEqual(source, mirror);
@@ -174,9 +167,9 @@ test('changes made while the registry was stopped with its mirror away reach the
 });
 
 test('a mirror with a commit of its own on main and a ref of its own is reported and left alone; MIRROR_FORCE overwrites it', async (t) => {
-  const home = scratch(t);
+  const home = tempDir('gren-mirror-');
   const mirror = await bareRepo(path.join(home, 'index.git'));
-  const dataDir = scratch(t, 'gren-registry-');
+  const dataDir = tempDir();
   const first = await startRegistryWithMail({ env: { MIRROR_URLS: mirror }, dataDir, overrides: { mirrors: quickMirrors } });
   const source = first.registry.deps.index.gitDir;
   await mirrorEqual(source, mirror);
@@ -254,7 +247,7 @@ test('close lets a push under way finish for a bounded time, then kills it', asy
 test('SIGTERM exits promptly while a push hangs', async (t) => {
   const { server } = await httpMirror(t, 'secret-of-the-host');
   server.hold();
-  const registry = await startRegistryProcess({ REGISTRY_DATA: scratch(t, 'gren-registry-'), MIRROR_URLS: server.repoUrl('index.git') });
+  const registry = await startRegistryProcess({ REGISTRY_DATA: tempDir(), MIRROR_URLS: server.repoUrl('index.git') });
   t.teardown(() => registry.stop());
   await eventually(() => (server.held() > 0 ? true : null), () => 'a sync waiting on the host');
   const started = performance.now();

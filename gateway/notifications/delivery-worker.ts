@@ -2,7 +2,7 @@ import type { Logger } from '../log.ts';
 import { describeError } from '../log.ts';
 import type { Delivery, DeliveryStore } from './delivery-store.ts';
 import { attempt } from './deliver.ts';
-import { retryDelay } from '../backoff.ts';
+import { retryDelay } from '../../index-repo/retry-delay.ts';
 
 export type WorkerOptions = {
   store: DeliveryStore;
