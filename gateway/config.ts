@@ -236,7 +236,7 @@ function readPublishLimit(env: Env): RateLimit {
 
 const loopback = new Set(['127.0.0.1', '[::1]', 'localhost']);
 
-/** One entry of MIRROR_URLS: an HTTPS, HTTP, SSH or file URL, `user@host:path`, or a path (absolute, or relative to `cwd`). */
+/** One entry of MIRROR_URLS: an HTTPS, HTTP or SSH URL, `user@host:path`, or a path (absolute, or relative to `cwd`). */
 function readMirror(raw: string, cwd: string, ownGitDir: string): GitRemote {
   const problem = (text: string) => new ConfigError('MIRROR_URLS', `${text}, got "${mirrorName(raw)}"`);
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(raw)) {
@@ -246,8 +246,8 @@ function readMirror(raw: string, cwd: string, ownGitDir: string): GitRemote {
     } catch {
       throw problem('expected a Git remote URL');
     }
-    if (!['https:', 'http:', 'ssh:', 'file:'].includes(url.protocol)) throw problem('expected a Git remote: https://, http://, ssh://, file://, user@host:path or a path');
-    if (url.protocol !== 'file:' && url.hostname === '') throw problem('expected a host in the URL');
+    if (!['https:', 'http:', 'ssh:'].includes(url.protocol)) throw problem('expected a Git remote: https://, http://, ssh://, user@host:path or a path');
+    if (url.hostname === '') throw problem('expected a host in the URL');
     if (url.protocol === 'http:' && (url.username !== '' || url.password !== '') && !loopback.has(url.hostname)) {
       throw problem('credentials would cross the network in clear text: use https://');
     }
