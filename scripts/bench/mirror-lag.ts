@@ -33,6 +33,7 @@ const burstSize = Number(values.burst);
 const fill = Number(values.fill);
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'gren-bench-mirror-'));
+process.once('exit', () => fs.rmSync(work, { recursive: true, force: true }));
 const dataDir = path.join(work, 'data');
 const hostRoot = path.join(work, 'host');
 fs.mkdirSync(hostRoot);
@@ -43,7 +44,8 @@ const password = 'bench-token';
 const host = await startGitHttpServer({ root: hostRoot, user: 'x-access-token', password });
 const mirrors = { path: path.join(work, 'path.git'), http: path.join(hostRoot, 'index.git') };
 
-const config = loadConfig({ REGISTRY_DATA: dataDir, PORT: '0', MIRROR_URLS: `${mirrors.path},${host.repoUrl('index.git')}` });
+// No publish limit: a benchmark publishes far more than a person would.
+const config = loadConfig({ REGISTRY_DATA: dataDir, PORT: '0', PUBLISH_BURST: '1000000', MIRROR_URLS: `${mirrors.path},${host.repoUrl('index.git')}` });
 const fillers: FillPackage[] = Array.from({ length: fill / 10 }, (_, p) => ({
   name: `fill/p${p}`,
   versions: Array.from({ length: 10 }, (_, v) => ({ version: `1.0.${v}`, bytes: bundle({ name: `fill/p${p}`, version: `1.0.${v}`, padding: 2000 }) })),
@@ -128,4 +130,3 @@ console.log(`one sync (one atomic push; the mirror's refs listed again every 10 
 access.close();
 await registry.close();
 await host.close();
-fs.rmSync(work, { recursive: true, force: true });
