@@ -26,7 +26,7 @@ export const defaultTimings: PushMirrorTimings = {
   maxSettleMs: 2000,
   initialDelayMs: 1000,
   maxDelayMs: 5 * 60 * 1000,
-  pushTimeoutMs: 30 * 60 * 1000,
+  pushTimeoutMs: 2 * 60 * 60 * 1000,
   idleMs: 2 * 60 * 1000,
   listTimeoutMs: 2 * 60 * 1000,
   closeWaitMs: 5000,
