@@ -69,9 +69,10 @@ type Plan = { sets: Array<[string, string]>; main: string | null; deletes: strin
  * (content refs, then `main`, then the deletions of revoked versions' refs), so that what can
  * go through does. Many content refs to set (a first push) go as one wildcard refspec, which
  * also takes content refs stored since the snapshot: content may only run ahead of `main`.
- * Running it again when nothing changed lists the refs and pushes nothing. With `known` (what the last sync left), the listing is skipped: whatever changed on the
- * mirror since is still never overwritten (Git refuses it, and only refs the registry had are
- * deleted), and is found at the next listing.
+ * Running it again when nothing changed lists the refs and pushes nothing. With `known` (what
+ * the last sync left), the listing is skipped: whatever changed on the mirror since is still
+ * never overwritten (Git refuses it, and only refs the registry had are deleted), and is found
+ * at the next listing.
  */
 export async function syncMirror(input: SyncInput): Promise<SyncOutcome> {
   const snapshot = input.repo.snapshot();
