@@ -104,10 +104,16 @@ test("a wrong token is reported once, and neither it nor the URL's credentials a
   t.false(JSON.stringify(status).includes(wrong));
 });
 
+/** `gren_registry_mirrors_behind` as the registry's metrics listener answers it. */
+async function mirrorsBehind(reg: MailRegistry): Promise<number> {
+  const text = await (await fetch(new URL('/metrics', reg.registry.metricsUrl() as string))).text();
+  return Number(/^gren_registry_mirrors_behind (\S+)$/m.exec(text)?.[1]);
+}
+
 test('a path mirror moved away for a while catches up when it is back, losing no change', async (t) => {
   const home = tempDir('gren-mirror-');
   const mirror = await bareRepo(path.join(home, 'index.git'));
-  const reg = await registryFor(t, { MIRROR_URLS: mirror });
+  const reg = await registryFor(t, { MIRROR_URLS: mirror, METRICS_PORT: '0' });
   const source = reg.registry.deps.index.gitDir;
   const token = await publisher(reg, 'robin@example.com', ['acme']);
   await burst(reg, token, 2);
@@ -117,12 +123,14 @@ test('a path mirror moved away for a while catches up when it is back, losing no
   const down = await mirrorReaches(reg, (s) => s.consecutiveFailures >= 2);
   t.is(down.state, 'failing');
   t.not(down.backlogSince, null);
+  t.is(await mirrorsBehind(reg), 1);
   await expectJson(await revokeCall(reg.url, token, 'acme/lib', '1.0.0', 'withdrawn'), 200);
   fs.renameSync(path.join(home, 'away.git'), mirror);
   await mirrorEqual(source, mirror);
   await fsck(mirror);
   t.false((await registryRefs(mirror)).includes(packagePaths('acme/lib').tagRef('1.0.0')));
   t.like(await mirrorReaches(reg, (s) => s.state === 'in-sync'), { consecutiveFailures: 0, backlogSince: null });
+  t.is(await mirrorsBehind(reg), 0);
   t.is(linesOf(reg, 'mirror_failed').length, 1);
   t.is(linesOf(reg, 'mirror_recovered').length, 1);
 });
