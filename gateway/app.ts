@@ -28,7 +28,7 @@ import { identityRoutes } from './routes/identities.ts';
 import { packageRoutes } from './routes/packages.ts';
 import { privateRoutes } from './routes/private.ts';
 import { staticIndex, type IndexFiles } from './static-index.ts';
-import { gitHttp } from './git-http.ts';
+import { gitHttp, registryRepositories } from './git-http.ts';
 
 /** Every dependency of the gateway, passed in by name (see registry.ts for the real ones). */
 export type AppDeps = {
@@ -67,7 +67,7 @@ function clientGone(ctx: Koa.Context): boolean {
  * nothing, unless the client went away meanwhile: reading its body then fails, which is no
  * fault of ours (the request log says `request_aborted`).
  */
-function errorHandler(log: Logger, metrics: Metrics): Koa.Middleware {
+export function errorHandler(log: Logger, metrics: Metrics): Koa.Middleware {
   return async (ctx, next) => {
     try {
       await next();
@@ -94,7 +94,7 @@ function errorHandler(log: Logger, metrics: Metrics): Koa.Middleware {
  * request whose client went away before its answer is `request_aborted`, with no status.
  * The same moment counts the request in the metrics.
  */
-function requestLog(log: Logger, metrics: Metrics, timings: boolean): Koa.Middleware {
+export function requestLog(log: Logger, metrics: Metrics, timings: boolean): Koa.Middleware {
   return async (ctx, next) => {
     const started = performance.now();
     // Where a request's time goes, by stage, for the routes that mark theirs: only when asked for.
@@ -118,7 +118,7 @@ export function createApp(deps: AppDeps): Koa {
   app.use(errorHandler(deps.log, deps.metrics));
   app.use(staticIndex(deps));
   app.use(identifyClient(deps.config));
-  app.use(gitHttp(deps));
+  app.use(gitHttp({ git: deps.git, resolve: registryRepositories(deps) }));
   app.use(authenticate(deps));
 
   const health = new Router();

@@ -6,13 +6,22 @@ import { principalFromHeader } from './authenticate.ts';
 import { clientOf } from './client-address.ts';
 import { includes } from './permissions.ts';
 import { GIT_PREFIXES, gitRoute, type GitRepository } from './git-route.ts';
-import { GitBusyError, GitStoppedError } from '../index-repo/git-processes.ts';
+import { GitBusyError, GitStoppedError, type GitProcesses } from '../index-repo/git-processes.ts';
 import { uploadPack, type UploadPackRequest, type UploadPackResponse } from '../index-repo/upload-pack.ts';
 
 type Service = UploadPackRequest['service'];
 
 /** What a URL resolves to once its reader is known to be allowed: where Git reads, and what it shows. */
-type Target = { gitDir: string; namespace: string | null; hideRefs: string[]; protocolV2: boolean; label: Record<string, string> };
+export type GitTarget = { gitDir: string; namespace: string | null; hideRefs: string[]; protocolV2: boolean; label: Record<string, string> };
+
+/**
+ * Which repository a Git URL's reader gets, or a catalog error (a missing package's 404, a
+ * private one's 401): the registry's repositories (`registryRepositories`), or a replica's.
+ */
+export type ResolveRepository = (ctx: Koa.Context, repository: GitRepository) => GitTarget;
+
+/** What serving Git needs: the bounded Git processes, and where each URL's repository is. */
+export type GitHttpDeps = { git: GitProcesses; resolve: ResolveRepository };
 
 const BASIC_CHALLENGE = { 'WWW-Authenticate': 'Basic realm="Gren registry"' };
 
@@ -23,18 +32,18 @@ const BASIC_CHALLENGE = { 'WWW-Authenticate': 'Basic realm="Gren registry"' };
  * is a short list of steps: read the URL, check the service, resolve the repository (and for a
  * private package, who asks), hand the request to Git.
  */
-export function gitHttp(deps: AppDeps): Koa.Middleware {
+export function gitHttp(deps: GitHttpDeps): Koa.Middleware {
   return async (ctx, next) => {
     if (!GIT_PREFIXES.some((prefix) => ctx.path.startsWith(prefix))) return next();
     const route = gitRoute(ctx.path);
     if (!route) throw notFound();
     const service = serviceOf(ctx, route.file);
-    const target = resolve(deps, ctx, route.repository);
-    await serve(deps, ctx, target, service);
+    const target = deps.resolve(ctx, route.repository);
+    await serve(deps.git, ctx, target, service);
   };
 }
 
-const notFound = () => fail('not_found', 'Repository not found.');
+export const notFound = () => fail('not_found', 'Repository not found.');
 
 /** The smart-HTTP fetch requests; a push is refused, and so is every file the dumb protocol would read. */
 function serviceOf(ctx: Koa.Context, file: string): Service {
@@ -54,24 +63,37 @@ function serviceOf(ctx: Koa.Context, file: string): Service {
 }
 
 /**
- * Where a repository's content is, and what its reader may see. A package that does not exist
- * is `404`; a private one asks for credentials (`401` with a Basic challenge, which makes Git
- * prompt) and answers a reader without `download` in its author exactly as a missing one.
+ * The registry's repositories: where a repository's content is, and what its reader may see. A
+ * package that does not exist is `404`; a private one asks for credentials (`401` with a Basic
+ * challenge, which makes Git prompt) and answers a reader without `download` in its author
+ * exactly as a missing one.
  */
-function resolve(deps: AppDeps, ctx: Koa.Context, repository: GitRepository): Target {
+export function registryRepositories(deps: AppDeps): ResolveRepository {
+  return (ctx, repository) => resolve(deps, ctx, repository);
+}
+
+function resolve(deps: AppDeps, ctx: Koa.Context, repository: GitRepository): GitTarget {
   if (repository.kind === 'index') return { gitDir: deps.index.gitDir, namespace: null, hideRefs: [], protocolV2: true, label: { repo: 'index' } };
   const found = deps.packages.find(`${repository.author}/${repository.name}`);
   if (!found) throw notFound();
   if (found.private) allowPrivate(deps, ctx, found.name);
   const hidden = repository.gren === null ? [] : deps.packages.incompatible(found.name, repository.gren);
+  return packageTarget(found.private ? deps.privateIndex.gitDir : deps.index.gitDir, found.name, hidden, found.private);
+}
+
+/**
+ * One package's repository: its namespace of `gitDir` (by its registered name), its tags only,
+ * without the `hidden` versions (those the compiler of a `gren-<v>` URL cannot use).
+ */
+export function packageTarget(gitDir: string, name: string, hidden: string[], isPrivate: boolean): GitTarget {
   return {
-    gitDir: found.private ? deps.privateIndex.gitDir : deps.index.gitDir,
-    namespace: found.name,
+    gitDir,
+    namespace: name,
     hideRefs: ['refs/bundles', ...hidden.map((version) => `refs/tags/${version}`)],
     // Protocol v2 hands out any object of the repository by id, and private.git holds every
     // identity's private packages: private repositories speak v0, which checks reachability.
-    protocolV2: !found.private,
-    label: { repo: 'package', package: found.name },
+    protocolV2: !isPrivate,
+    label: { repo: 'package', package: name },
   };
 }
 
@@ -90,14 +112,14 @@ function allowPrivate(deps: AppDeps, ctx: Koa.Context, fullName: string): void {
 }
 
 /** Hands the request to Git and streams its answer; ends when the answer is sent or given up. */
-async function serve(deps: AppDeps, ctx: Koa.Context, target: Target, service: Service): Promise<void> {
+async function serve(git: GitProcesses, ctx: Koa.Context, target: GitTarget, service: Service): Promise<void> {
   const hangUp = new AbortController();
   ctx.res.once('close', () => {
     if (!ctx.res.writableFinished) hangUp.abort();
   });
   let response: UploadPackResponse;
   try {
-    response = await uploadPack(deps.git, {
+    response = await uploadPack(git, {
       ...target,
       protocol: target.protocolV2 ? ctx.get('git-protocol') || null : null,
       service,

@@ -1,7 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type Koa from 'koa';
 import type { Config } from './config.ts';
 import { systemClock, type Clock } from './clock.ts';
@@ -18,11 +17,11 @@ import { openNotifier, type NotifierOptions } from './notifications/notifier.ts'
 import { indexConfigFile } from './index-config.ts';
 import { createIndexFiles, indexFastPath } from './static-index.ts';
 import { createGitProcesses } from '../index-repo/git-processes.ts';
-import { createHttpServer, type HttpServer } from './http-server.ts';
 import { createMetrics } from './metrics.ts';
 import { listenMetrics, type MetricsServer } from './metrics-server.ts';
 import { startPushMirrors, type PushMirrorTimings } from '../index-repo/push-mirrors.ts';
 import { recordsContentRef } from './packages/version-index.ts';
+import { serveApp } from './app-server.ts';
 
 /** What tests (and only tests) may swap: the clock, the log, and timings. */
 export type RegistryOverrides = {
@@ -131,59 +130,37 @@ export async function openRegistry(config: Config, overrides: RegistryOverrides 
   }
 }
 
-/** After its connections are closed, how long a shutdown waits for the handlers still running (a body cut off mid-read) to finish. */
-const HANDLERS_SETTLE_MS = 2000;
-
 function withServer(deps: AppDeps, app: Koa, closers: Array<() => Promise<void> | void>): Registry {
-  let http: HttpServer | null = null;
   let metricsServer: MetricsServer | null = null;
   let closing: Promise<void> | null = null;
-  // Handlers running now: closing waits for them, so that none outlives the state it uses.
-  const running = new Set<Promise<void>>();
+  const served = serveApp({
+    settings: deps.config,
+    log: deps.log,
+    app,
+    // Ready files of the public index are answered before Koa; every other request goes to the app.
+    fastPath: indexFastPath(deps),
+    listening: { url: deps.config.registryUrl },
+    onRefused: () => deps.metrics.refused('connections'),
+    // Login fetches held open for the link would otherwise keep the server up to 30 s.
+    beforeShutdown: () => deps.accounts.stopWaiting(),
+    closers,
+  });
   return {
     deps,
     app,
-    server: () => http?.server ?? null,
+    server: served.server,
     metricsUrl: () => metricsServer?.url ?? null,
     async listen() {
-      const listening = await listenPublic();
+      const listening = await served.listen();
       if (deps.config.metrics) metricsServer = await listenMetrics({ listener: deps.config.metrics, metrics: deps.metrics, log: deps.log });
       return listening;
     },
     close() {
       closing ??= (async () => {
         await metricsServer?.close();
-        // Login fetches held open for the link would otherwise keep the server up to 30 s.
-        deps.accounts.stopWaiting();
-        if (http) await http.shutdown();
-        // A handler whose connection the shutdown cut finishes (and logs its request as aborted) before the state closes.
-        await Promise.race([Promise.allSettled([...running]), new Promise((resolve) => setTimeout(resolve, HANDLERS_SETTLE_MS).unref())]);
-        for (const close of closers) await close();
-        deps.log.info('closed', {});
+        await served.close();
       })();
       return closing;
     },
   };
-
-  /** The public port: the index's fast path, then the app. */
-  function listenPublic(): Promise<{ url: string; port: number }> {
-    // Ready files of the public index are answered before Koa; every other request goes to the app.
-    const fastPath = indexFastPath(deps);
-    const handle = app.callback();
-    http = createHttpServer(deps.config.server, deps.log, (req, res) => {
-      if (fastPath(req, res)) return;
-      const handled = handle(req, res).finally(() => running.delete(handled));
-      running.add(handled);
-    });
-    const listening = http.server;
-    listening.on('drop', () => deps.metrics.refused('connections'));
-    return new Promise((resolve, reject) => {
-      listening.once('error', reject);
-      listening.listen(deps.config.port, deps.config.host, () => {
-        const { port } = listening.address() as AddressInfo;
-        deps.log.info('listening', { host: deps.config.host, port, url: deps.config.registryUrl });
-        resolve({ url: `http://${deps.config.host}:${port}`, port });
-      });
-    });
-  }
 }

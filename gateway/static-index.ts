@@ -1,7 +1,7 @@
 import type http from 'node:http';
 import type Koa from 'koa';
 import type { AppDeps } from './app.ts';
-import type { IndexRepo, Snapshot } from '../index-repo/types.ts';
+import type { Snapshot } from '../index-repo/types.ts';
 import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
 import { Lru } from '../index-repo/lru.ts';
@@ -26,6 +26,9 @@ type ReadyFile = {
   revalidated: Record<string, string>;
 };
 
+/** Where the state served now comes from: the index repository, or a replica's last checked state (null before it has one). */
+export type StateSource = { snapshot(): Snapshot | null };
+
 /** The public index's files under /index/, with the answers to the last requested ones kept ready. */
 export type IndexFiles = {
   /** The ready file at `relative` when it is known to be current, without waiting; else null. */
@@ -40,7 +43,7 @@ export type IndexFiles = {
  * one's answer ready, keyed by path and checked against the blob id: after a commit, a file
  * whose blob is unchanged keeps its ready answer once the tree says so.
  */
-export function createIndexFiles(index: IndexRepo, readyBytes: number = READY_BYTES): IndexFiles {
+export function createIndexFiles(index: StateSource, readyBytes: number = READY_BYTES): IndexFiles {
   const ready = new Lru<string, ReadyFile>(readyBytes, (file) => file.body.length + 512);
   return {
     cached(relative) {
@@ -49,6 +52,7 @@ export function createIndexFiles(index: IndexRepo, readyBytes: number = READY_BY
     },
     async find(relative) {
       const snapshot = index.snapshot();
+      if (snapshot === null) return null;
       const entry = await snapshot.servedEntry(relative);
       if (entry?.type !== 'blob') return null;
       const etag = `"${entry.oid}"`;
@@ -82,7 +86,7 @@ function answer(file: ReadyFile, method: string, ifNoneMatch: string | undefined
  * year's `immutable` for bundles. Every refusal (a method other than GET and HEAD, a path
  * outside the index, a missing file) is answered here, as a catalog error.
  */
-export function staticIndex(deps: AppDeps): Koa.Middleware {
+export function staticIndex(deps: Pick<AppDeps, 'indexFiles'>): Koa.Middleware {
   return async (ctx, next) => {
     if (!ctx.path.startsWith(PREFIX)) return next();
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') throw fail('method_not_allowed', 'The index is read-only: use GET or HEAD.');

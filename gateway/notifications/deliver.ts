@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import type { Delivery } from './delivery-store.ts';
 
 /** `sha256=<hex HMAC-SHA256 of the body>`, the value of `X-Registry-Signature`. */
-export function signature(body: string, secret: string): string {
+export function signature(body: string | Uint8Array, secret: string): string {
   return `sha256=${crypto.createHmac('sha256', secret).update(body).digest('hex')}`;
 }
 
