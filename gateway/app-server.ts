@@ -2,8 +2,10 @@ import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type Koa from 'koa';
 import type { Logger } from './log.ts';
-import type { ServerLimits } from './config.ts';
+import type { MetricsListener, ServerLimits } from './config.ts';
 import { createHttpServer, type HttpServer } from './http-server.ts';
+import type { Metrics } from './metrics.ts';
+import { listenMetrics, type MetricsServer } from './metrics-server.ts';
 
 /** A Koa app behind the registry's HTTP server, listening and closing as one. */
 export type AppServer = {
@@ -11,6 +13,8 @@ export type AppServer = {
   listen(): Promise<{ url: string; port: number }>;
   /** The HTTP server once listening. */
   server(): http.Server | null;
+  /** The URL of `GET /metrics` once listening, on its own port; null when METRICS_PORT is unset. */
+  metricsUrl(): string | null;
   /**
    * Stops taking requests, lets those in flight finish (closing their connections after the
    * shutdown grace period), then runs `closers` in order. Runs once, however often called.
@@ -19,15 +23,15 @@ export type AppServer = {
 };
 
 export type AppServerParts = {
-  settings: { port: number; host: string; server: ServerLimits };
+  settings: { port: number; host: string; server: ServerLimits; metrics: MetricsListener | null };
   log: Logger;
+  /** Counts refused connections, and is served on `settings.metrics` when set. */
+  metrics: Metrics;
   app: Koa;
   /** Answers a request before Koa (the index's ready files), or returns false to let the app answer. */
   fastPath: (req: http.IncomingMessage, res: http.ServerResponse) => boolean;
   /** Fields of the `listening` log line, beside the host and port. */
   listening: Record<string, unknown>;
-  /** Called for each connection refused at the connection cap. */
-  onRefused?: () => void;
   /** Runs first when closing, before the connections are: to release what holds requests open. */
   beforeShutdown?: () => void;
   /** Closes the state the app uses, in order, once no handler runs. */
@@ -41,31 +45,21 @@ const HANDLERS_SETTLE_MS = 2000;
 export function serveApp(parts: AppServerParts): AppServer {
   const { settings, log, app } = parts;
   let http: HttpServer | null = null;
+  let metricsServer: MetricsServer | null = null;
   let closing: Promise<void> | null = null;
   // Handlers running now: closing waits for them, so that none outlives the state it uses.
   const running = new Set<Promise<void>>();
   return {
     server: () => http?.server ?? null,
-    listen() {
-      const handle = app.callback();
-      http = createHttpServer(settings.server, log, (req, res) => {
-        if (parts.fastPath(req, res)) return;
-        const handled = handle(req, res).finally(() => running.delete(handled));
-        running.add(handled);
-      });
-      const listening = http.server;
-      if (parts.onRefused) listening.on('drop', parts.onRefused);
-      return new Promise((resolve, reject) => {
-        listening.once('error', reject);
-        listening.listen(settings.port, settings.host, () => {
-          const { port } = listening.address() as AddressInfo;
-          log.info('listening', { host: settings.host, port, ...parts.listening });
-          resolve({ url: `http://${settings.host}:${port}`, port });
-        });
-      });
+    metricsUrl: () => metricsServer?.url ?? null,
+    async listen() {
+      const listening = await listenPublic();
+      if (settings.metrics) metricsServer = await listenMetrics({ listener: settings.metrics, metrics: parts.metrics, log });
+      return listening;
     },
     close() {
       closing ??= (async () => {
+        await metricsServer?.close();
         parts.beforeShutdown?.();
         if (http) await http.shutdown();
         // A handler whose connection the shutdown cut finishes (and logs its request as aborted) before the state closes.
@@ -76,4 +70,24 @@ export function serveApp(parts: AppServerParts): AppServer {
       return closing;
     },
   };
+
+  /** The public port: the fast path, then the app. */
+  function listenPublic(): Promise<{ url: string; port: number }> {
+    const handle = app.callback();
+    http = createHttpServer(settings.server, log, (req, res) => {
+      if (parts.fastPath(req, res)) return;
+      const handled = handle(req, res).finally(() => running.delete(handled));
+      running.add(handled);
+    });
+    const listening = http.server;
+    listening.on('drop', () => parts.metrics.refused('connections'));
+    return new Promise((resolve, reject) => {
+      listening.once('error', reject);
+      listening.listen(settings.port, settings.host, () => {
+        const { port } = listening.address() as AddressInfo;
+        log.info('listening', { host: settings.host, port, ...parts.listening });
+        resolve({ url: `http://${settings.host}:${port}`, port });
+      });
+    });
+  }
 }

@@ -283,6 +283,15 @@ function readMirrors(env: Env, cwd: string, dataDir: string): GitRemote[] {
   return mirrors;
 }
 
+function readGitLimits(env: Env): Config['git'] {
+  return {
+    processes: readInteger(env, 'GIT_PROCESSES', 4, 1, 256),
+    queue: readInteger(env, 'GIT_QUEUE', 64, 0, 100_000),
+    timeoutSeconds: readInteger(env, 'GIT_TIMEOUT_SECONDS', 300, 1, 86_400),
+    nice: readInteger(env, 'GIT_NICE', 10, 0, 19),
+  };
+}
+
 /** Turns the environment into a typed configuration; every error names its variable. */
 export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
   const port = readPort(env, 'PORT') ?? 3000;
@@ -309,12 +318,7 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
     webhookUrls,
     webhookSecret,
     trustProxy: readTrustProxy(env),
-    git: {
-      processes: readInteger(env, 'GIT_PROCESSES', 4, 1, 256),
-      queue: readInteger(env, 'GIT_QUEUE', 64, 0, 100_000),
-      timeoutSeconds: readInteger(env, 'GIT_TIMEOUT_SECONDS', 300, 1, 86_400),
-      nice: readInteger(env, 'GIT_NICE', 10, 0, 19),
-    },
+    git: readGitLimits(env),
     server: readServerLimits(env),
     uploads: readUploadLimits(env),
     publishLimit: readPublishLimit(env),
@@ -331,4 +335,65 @@ function readSwitch(env: Env, name: string): boolean {
   if (raw === null || raw === '0' || raw === 'false') return false;
   if (raw === '1' || raw === 'true') return true;
   throw new ConfigError(name, `expected 1 or 0 (true or false), got "${raw}"`);
+}
+
+/** Everything a read replica (scripts/replica.ts) reads from its environment, read once at start. */
+export type ReplicaConfig = {
+  port: number;
+  host: string;
+  /** Absolute path of the replica's own folder: its copy of the index, and the served tree. */
+  dataDir: string;
+  /** The primary's public base URL, without a trailing slash: where logins and changes go. */
+  primaryUrl: string;
+  /** The Git URL the index is fetched from: `<primaryUrl>/index.git`, or a mirror. */
+  source: string;
+  /** Milliseconds between two fetches when no webhook comes. */
+  intervalMs: number;
+  /** The most one fetch may take, in milliseconds; then it is killed and tried again later. */
+  fetchTimeoutMs: number;
+  /** The secret the primary signs its webhooks with; null: webhooks are refused. */
+  webhookSecret: string | null;
+  git: Config['git'];
+  server: ServerLimits;
+  /** Where `GET /metrics` listens, as on the primary; null: nowhere. */
+  metrics: MetricsListener | null;
+};
+
+/**
+ * A Git URL to fetch from: a URL of a protocol Git speaks (`https://`, `ssh://`...), the
+ * `user@host:path` form of SSH, or a folder (made absolute).
+ */
+function readGitSource(env: Env, name: string, cwd: string): string | null {
+  const raw = read(env, name);
+  if (raw === null) return null;
+  if (raw.startsWith('-') || /[\s\0]/.test(raw)) throw new ConfigError(name, `expected a Git URL or a folder, got "${redactUrl(raw)}"`);
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(raw)?.[1]?.toLowerCase();
+  if (scheme !== undefined) {
+    if (!['http', 'https', 'ssh', 'git', 'file'].includes(scheme)) {
+      throw new ConfigError(name, `expected a Git URL (https://, http://, ssh://, git:// or file://) or a folder, got "${redactUrl(raw)}"`);
+    }
+    return raw;
+  }
+  return /^[^/]+:/.test(raw) ? raw : path.resolve(cwd, raw);
+}
+
+/** Turns the environment into a read replica's configuration; every error names its variable. */
+export function loadReplicaConfig(env: Env, cwd: string = process.cwd()): ReplicaConfig {
+  const primaryUrl = readUrl(env, 'PRIMARY_URL', ['http:', 'https:']);
+  if (primaryUrl === null) throw new ConfigError('PRIMARY_URL', "must be set to the primary registry's public address, such as https://registry.example.org");
+  const port = readPort(env, 'PORT') ?? 3000;
+  const host = read(env, 'HOST') ?? '127.0.0.1';
+  return {
+    port,
+    host,
+    dataDir: path.resolve(cwd, read(env, 'REPLICA_DATA') ?? './replica-data'),
+    primaryUrl,
+    source: readGitSource(env, 'REPLICA_SOURCE', cwd) ?? `${primaryUrl}/index.git`,
+    intervalMs: readPositive(env, 'REPLICA_INTERVAL_SECONDS', 60, 'seconds') * 1000,
+    fetchTimeoutMs: readPositive(env, 'REPLICA_FETCH_TIMEOUT_SECONDS', 300, 'seconds') * 1000,
+    webhookSecret: read(env, 'WEBHOOK_SECRET'),
+    git: readGitLimits(env),
+    server: readServerLimits(env),
+    metrics: readMetrics(env, port, host),
+  };
 }

@@ -13,6 +13,7 @@ export const catalog = {
   not_found: { status: 404, message: 'There is nothing here.' },
   no_matching_version: { status: 404, message: 'No version matches.' },
   method_not_allowed: { status: 405, message: 'This method is not allowed here.' },
+  read_only_replica: { status: 405, message: 'This server is a read-only replica: log in and make changes at the primary registry.' },
   identity_exists: { status: 409, message: 'A publishing identity with this name exists already.' },
   last_admin: { status: 409, message: 'This would leave the publishing identity without an admin.' },
   version_exists: { status: 409, message: 'This version is registered already.' },

@@ -18,7 +18,6 @@ import { indexConfigFile } from './index-config.ts';
 import { createIndexFiles, indexFastPath } from './static-index.ts';
 import { createGitProcesses } from '../index-repo/git-processes.ts';
 import { createMetrics } from './metrics.ts';
-import { listenMetrics, type MetricsServer } from './metrics-server.ts';
 import { startPushMirrors, type PushMirrorTimings } from '../index-repo/push-mirrors.ts';
 import { recordsContentRef } from './packages/version-index.ts';
 import { serveApp } from './app-server.ts';
@@ -131,36 +130,17 @@ export async function openRegistry(config: Config, overrides: RegistryOverrides 
 }
 
 function withServer(deps: AppDeps, app: Koa, closers: Array<() => Promise<void> | void>): Registry {
-  let metricsServer: MetricsServer | null = null;
-  let closing: Promise<void> | null = null;
   const served = serveApp({
     settings: deps.config,
     log: deps.log,
+    metrics: deps.metrics,
     app,
     // Ready files of the public index are answered before Koa; every other request goes to the app.
     fastPath: indexFastPath(deps),
     listening: { url: deps.config.registryUrl },
-    onRefused: () => deps.metrics.refused('connections'),
     // Login fetches held open for the link would otherwise keep the server up to 30 s.
     beforeShutdown: () => deps.accounts.stopWaiting(),
     closers,
   });
-  return {
-    deps,
-    app,
-    server: served.server,
-    metricsUrl: () => metricsServer?.url ?? null,
-    async listen() {
-      const listening = await served.listen();
-      if (deps.config.metrics) metricsServer = await listenMetrics({ listener: deps.config.metrics, metrics: deps.metrics, log: deps.log });
-      return listening;
-    },
-    close() {
-      closing ??= (async () => {
-        await metricsServer?.close();
-        await served.close();
-      })();
-      return closing;
-    },
-  };
+  return { deps, app, ...served };
 }

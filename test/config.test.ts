@@ -1,7 +1,7 @@
 import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ConfigError, loadConfig } from '../gateway/config.ts';
+import { ConfigError, loadConfig, loadReplicaConfig } from '../gateway/config.ts';
 
 test("the defaults of the README's configuration table", (t) => {
   const config = loadConfig({}, '/srv/registry');
@@ -191,4 +191,43 @@ test('a token in MIRROR_URLS never appears in an error', (t) => {
     const error = t.throws(() => loadConfig({ MIRROR_URLS: url }), { instanceOf: ConfigError });
     t.false(error?.message.includes('ghp_secret'), error?.message);
   }
+});
+
+test("a read replica's configuration: its defaults, every variable read, and each error naming its variable", (t) => {
+  const replica = loadReplicaConfig({ PRIMARY_URL: 'https://registry.example.org/' }, '/srv/replica');
+  t.like(replica, {
+    port: 3000,
+    host: '127.0.0.1',
+    dataDir: path.resolve('/srv/replica/replica-data'),
+    primaryUrl: 'https://registry.example.org',
+    source: 'https://registry.example.org/index.git',
+    intervalMs: 60_000,
+    fetchTimeoutMs: 300_000,
+    webhookSecret: null,
+    git: { processes: 4, queue: 64, timeoutSeconds: 300, nice: 10 },
+  });
+  const set = loadReplicaConfig(
+    { PRIMARY_URL: 'https://registry.example.org', REPLICA_DATA: 'r', REPLICA_SOURCE: 'mirror.git', REPLICA_INTERVAL_SECONDS: '0.5', REPLICA_FETCH_TIMEOUT_SECONDS: '20', WEBHOOK_SECRET: 's3cret', PORT: '8081', GIT_PROCESSES: '8' },
+    '/srv',
+  );
+  t.deepEqual(loadReplicaConfig({ PRIMARY_URL: 'https://r.example', METRICS_PORT: '9100' }).metrics, { port: 9100, host: '127.0.0.1' });
+  t.like(set, { dataDir: '/srv/r', source: '/srv/mirror.git', intervalMs: 500, fetchTimeoutMs: 20_000, webhookSecret: 's3cret', port: 8081, git: { processes: 8 } });
+  for (const source of ['https://user:token@git.example/index.git', 'ssh://git@git.example/index.git', 'git@git.example:gren/index.git', 'file:///srv/mirror.git']) {
+    t.is(loadReplicaConfig({ PRIMARY_URL: 'https://r.example', REPLICA_SOURCE: source }).source, source);
+  }
+  const badReplica: Array<[Record<string, string>, string]> = [
+    [{}, 'PRIMARY_URL'],
+    [{ PRIMARY_URL: 'registry.example.org' }, 'PRIMARY_URL'],
+    [{ PRIMARY_URL: 'https://r.example', REPLICA_SOURCE: '--upload-pack=touch /tmp/x' }, 'REPLICA_SOURCE'],
+    [{ PRIMARY_URL: 'https://r.example', REPLICA_SOURCE: 'ftp://git.example/index.git' }, 'REPLICA_SOURCE'],
+    [{ PRIMARY_URL: 'https://r.example', REPLICA_INTERVAL_SECONDS: '0' }, 'REPLICA_INTERVAL_SECONDS'],
+    [{ PRIMARY_URL: 'https://r.example', REPLICA_FETCH_TIMEOUT_SECONDS: 'long' }, 'REPLICA_FETCH_TIMEOUT_SECONDS'],
+    [{ PRIMARY_URL: 'https://r.example', PORT: '-1' }, 'PORT'],
+  ];
+  for (const [env, variable] of badReplica) {
+    const error = t.throws(() => loadReplicaConfig(env), { instanceOf: ConfigError }, JSON.stringify(env));
+    t.is(error?.variable, variable);
+  }
+  const leaked = t.throws(() => loadReplicaConfig({ PRIMARY_URL: 'https://r.example', REPLICA_SOURCE: 'ftp://user:hunter2@git.example/x' }));
+  t.false(leaked?.message.includes('hunter2'));
 });

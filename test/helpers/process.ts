@@ -18,12 +18,21 @@ export type RegistryProcess = {
 };
 
 /** Spawns `node scripts/start.ts` with `env` (PORT, HOST and REGISTRY_URL filled in) without waiting for it. */
-export async function spawnRegistry(env: Record<string, string>): Promise<RegistryProcess> {
+export function spawnRegistry(env: Record<string, string>): Promise<RegistryProcess> {
+  return spawnServer('scripts/start.ts', env, (url) => ({ REGISTRY_URL: url }));
+}
+
+/** Spawns a read replica, `node scripts/replica.ts`, with `env` (PORT and HOST filled in) without waiting for it. */
+export function spawnReplica(env: Record<string, string>): Promise<RegistryProcess> {
+  return spawnServer('scripts/replica.ts', env, () => ({}));
+}
+
+async function spawnServer(script: string, env: Record<string, string>, own: (url: string) => Record<string, string>): Promise<RegistryProcess> {
   const port = env.PORT ? Number(env.PORT) : await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, ['scripts/start.ts'], {
+  const child = spawn(process.execPath, [script], {
     cwd: repoRoot,
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', REGISTRY_URL: url, ...env },
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', ...own(url), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const chunks: string[] = [];
@@ -46,18 +55,27 @@ export async function spawnRegistry(env: Record<string, string>): Promise<Regist
 
 /** Spawns the registry and waits until it answers /healthz (20 s at most). */
 export async function startRegistryProcess(env: Record<string, string>): Promise<RegistryProcess> {
-  const child = await spawnRegistry(env);
+  return answering(await spawnRegistry(env), (res) => res.ok);
+}
+
+/** Spawns a read replica and waits until it listens (its /healthz answers, 503 until it has a state to serve). */
+export async function startReplicaProcess(env: Record<string, string>): Promise<RegistryProcess> {
+  return answering(await spawnReplica(env), (res) => res.status === 200 || res.status === 503);
+}
+
+/** Waits until a server process's /healthz answers as `ready` says (20 s at most); stops it and throws otherwise. */
+async function answering(child: RegistryProcess, ready: (res: Response) => boolean): Promise<RegistryProcess> {
   const deadline = Date.now() + 20_000;
   for (;;) {
-    if (child.process.exitCode !== null) throw new Error(`the registry exited: ${child.output()}`);
+    if (child.process.exitCode !== null) throw new Error(`the process exited: ${child.output()}`);
     try {
-      if ((await fetch(`${child.url}/healthz`)).ok) return child;
+      if (ready(await fetch(`${child.url}/healthz`))) return child;
     } catch {
       // Not listening yet.
     }
     if (Date.now() > deadline) {
       await child.stop();
-      throw new Error(`the registry did not start: ${child.output()}`);
+      throw new Error(`the process did not start: ${child.output()}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
