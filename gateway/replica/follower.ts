@@ -128,16 +128,19 @@ export class Follower {
     if (fetched.main === null) throw new Error('the source has no main branch');
     const served = repo.served();
     if (this.snapshot !== null && fetched.main === served.main && holds(fetched, served)) return 'unchanged';
+    let rewritten = false;
     if (served.main !== null && fetched.main !== served.main && !(await repo.isAncestor(served.main, fetched.main))) {
       if (await repo.isAncestor(fetched.main, served.main)) {
         log.warn('replica_source_behind', { commit: fetched.main, served: served.main });
         return 'behind';
       }
       log.warn('replica_history_rewritten', { commit: fetched.main, served: served.main });
+      rewritten = true;
     }
     const checked = await this.check({ main: fetched.main, refs: fetched.refs }, 'fetched');
     if (checked === null) return 'incomplete';
-    await this.apply(checked, 'replica_updated', started, { fetchMs });
+    // The history replaced holds what the primary removed (the former layout's bundles): purged too.
+    await this.apply(checked, 'replica_updated', started, { fetchMs }, rewritten);
     return 'updated';
   }
 
@@ -153,7 +156,7 @@ export class Follower {
   }
 
   /** Builds the state's tree, then switches Git's view, Git's refs, the tree and the snapshot to it, in that order. */
-  private async apply(checked: CheckedState, event: string, started: number, fields: Record<string, number> = {}): Promise<void> {
+  private async apply(checked: CheckedState, event: string, started: number, fields: Record<string, number> = {}, purge = false): Promise<void> {
     const { repo, tree, log } = this.options;
     tree.setExtras(checked.bundles);
     const building = performance.now();
@@ -167,7 +170,7 @@ export class Follower {
     this.updatedAt = this.options.clock.now();
     const ms = Math.round(performance.now() - started);
     log.info(event, { commit: checked.main, versions: checked.versions, refsSet: moved.set, refsDeleted: moved.deleted, folders: built.written, ...fields, buildMs, ms });
-    if (moved.deleted > 0) {
+    if (moved.deleted > 0 || purge) {
       const purging = performance.now();
       await repo.purge();
       log.info('replica_purged', { refsDeleted: moved.deleted, ms: Math.round(performance.now() - purging) });
