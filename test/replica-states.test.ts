@@ -5,7 +5,7 @@ import path from 'node:path';
 import { bundle } from './helpers/bundle.ts';
 import { publisher, published } from './helpers/fixtures.ts';
 import { expectError, startRegistryWithMail } from './helpers/accounts.ts';
-import { gitCmd } from './helpers/git.ts';
+import { gitClient, gitCmd, remoteRefs } from './helpers/git.ts';
 import { tempDir } from './helpers/registry.ts';
 import { startReplica, until, type TestReplica } from './helpers/replica.ts';
 import { coalesced } from '../gateway/replica/coalesced.ts';
@@ -127,4 +127,31 @@ test('syncs run one at a time: a call while one runs queues one more, and later 
   release.shift()?.();
   await after;
   t.is(runs, 3);
+});
+
+test("Git on a replica: the index whole, a package's tags, the compiler's view from the replica's own index.json, and no private package", async (t) => {
+  const reg = await startRegistryWithMail();
+  t.teardown(() => reg.close());
+  const token = await publisher(reg, 'robin@example.com', ['acme']);
+  await published(reg.url, token, 'acme/lib', '1.0.0', bundle({ name: 'acme/lib', version: '1.0.0', gren: '0.6.0 <= v < 0.7.0' }));
+  await published(reg.url, token, 'acme/lib', '2.0.0', bundle({ name: 'acme/lib', version: '2.0.0', gren: '0.7.0 <= v < 0.8.0' }));
+  await published(reg.url, token, 'acme/secret', '1.0.0', bundle({ name: 'acme/secret', version: '1.0.0', private: true }));
+  const rep = await startReplica({ PRIMARY_URL: reg.url, REPLICA_INTERVAL_SECONDS: '60' });
+  t.teardown(() => rep.close());
+  await until(async () => (await versionsOf(rep)).length === 2, 'the first state');
+
+  const tags = async (base: string) => [...remoteRefs(await gitCmd(['ls-remote', '--tags', base])).keys()].sort();
+  t.deepEqual(await tags(`${rep.url}/git/acme/lib.git`), await tags(`${reg.url}/git/acme/lib.git`));
+  t.deepEqual(await tags(`${rep.url}/git/gren-0.6.3/acme/lib.git`), ['refs/tags/1.0.0']);
+  t.deepEqual(await tags(`${rep.url}/git/gren-0.7.1/ACME/Lib.git`), ['refs/tags/2.0.0']);
+  const work = tempDir('gren-replica-clone-');
+  await gitCmd(['clone', '--quiet', '--depth', '1', '--branch', '1.0.0', `${rep.url}/git/acme/lib.git`, path.join(work, 'lib')]);
+  t.true((await fs.readFile(path.join(work, 'lib', 'gren.json'), 'utf8')).includes('"acme/lib"'));
+  // The index whole, as a mirror takes it: the primary's refs, nothing of what a fetch brought unchecked.
+  t.deepEqual(remoteRefs(await gitCmd(['ls-remote', `${rep.url}/index.git`])), remoteRefs(await gitCmd(['ls-remote', `${reg.url}/index.git`])));
+  // Private packages never reach the public index, so a replica knows nothing of them.
+  const secret = await gitClient(['ls-remote', `${rep.url}/git/acme/secret.git`]);
+  t.not(secret.code, 0);
+  t.regex(secret.stderr, /not found/);
+  t.is((await fetch(`${rep.url}/git/acme/secret.git/info/refs?service=git-upload-pack`)).status, 404);
 });
