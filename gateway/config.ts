@@ -369,8 +369,8 @@ function readGitSource(env: Env, name: string, cwd: string): string | null {
   if (raw.startsWith('-') || /[\s\0]/.test(raw)) throw new ConfigError(name, `expected a Git URL or a folder, got "${redactUrl(raw)}"`);
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(raw)?.[1]?.toLowerCase();
   if (scheme !== undefined) {
-    if (!['http', 'https', 'ssh', 'git', 'file'].includes(scheme)) {
-      throw new ConfigError(name, `expected a Git URL (https://, http://, ssh://, git:// or file://) or a folder, got "${redactUrl(raw)}"`);
+    if (!['http', 'https', 'ssh', 'git'].includes(scheme)) {
+      throw new ConfigError(name, `expected a Git URL (https://, http://, ssh:// or git://) or a folder given as a path, got "${redactUrl(raw)}"`);
     }
     return raw;
   }

@@ -57,10 +57,11 @@ test('a replica fed from a mirror serves whole, checked states only: a main with
   t.is(await status(rep, '1.1.0/bundle.pkg.gz'), 200);
 
   // A bundle that is not the one its index.json entry names is never served.
+  // The forged ref is set first and kept out of the fetch, so that no whole state with 1.2.0 is ever there to be served.
   await published(reg.url, token, 'acme/lib', '1.2.0', bundle({ name: 'acme/lib', version: '1.2.0' }));
-  await syncMirror();
-  const forged = hashObject(mirror, 'not the bundle');
-  await mirrorGit(['update-ref', packagePaths('acme/lib').bundleRef('1.2.0'), forged]);
+  const forgedRef = packagePaths('acme/lib').bundleRef('1.2.0');
+  await mirrorGit(['update-ref', forgedRef, hashObject(mirror, 'not the bundle')]);
+  await mirrorGit(['fetch', '--quiet', 'origin', '+refs/*:refs/*', `^${forgedRef}`]);
   await until(() => logged(rep, 'replica_state_incomplete', "acme/lib 1.2.0's bundle differs"), 'the altered bundle to be refused');
   t.deepEqual(await versionsOf(rep), ['1.0.0', '1.1.0']);
   t.is(await status(rep, '1.2.0/bundle.pkg.gz'), 404);
