@@ -42,6 +42,7 @@ function packageChanges({ name, versions }: FillPackage): { changes: FileChange[
  * Fills a registry data folder through the index repository itself, in the layout publishes
  * leave (metadata on main, content on refs), fifty packages a commit: much faster than
  * publishing each version, for benchmarks that need a registry already holding thousands.
+ * Packs the objects at the end, as a running registry's maintenance would have.
  */
 export async function fillPackages(config: Config, packages: Iterable<FillPackage>): Promise<void> {
   const index = await openPackageRepo(dataPaths(config.dataDir), 'public', { clock: systemClock, log: quietLogger(), required: { 'config.json': indexConfigFile(config) } });
@@ -57,6 +58,7 @@ export async function fillPackages(config: Config, packages: Iterable<FillPackag
       if (batch.length === 50) await flush();
     }
     if (batch.length > 0) await flush();
+    await index.maintain();
   } finally {
     await index.close();
   }

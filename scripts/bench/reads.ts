@@ -6,7 +6,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import net from 'node:net';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../../gateway/config.ts';
@@ -15,9 +14,11 @@ import { fillReadData, type ReadFiles } from './read-data.ts';
 import { accessLogLines, startNginx, writeNginxConfig } from './nginx.ts';
 import { cloneMatches, compareServers } from './read-checks.ts';
 import { rawRequest } from '../../test/helpers/http.ts';
-import { runWrk, type LoadResult } from './wrk.ts';
+import { rotationScript, runWrk, type LoadResult } from './wrk.ts';
 import { cpuSeconds } from './process-cpu.ts';
 import { descendants } from './process-tree.ts';
+import { freePort } from './server-process.ts';
+import { ensureTools } from './debian-tools.ts';
 
 const help = `Usage: node scripts/bench/reads.ts [--seconds N] [--rounds N] [--connections N] [--packages N] [--no-access-log]
 
@@ -66,23 +67,6 @@ process.on('exit', () => {
 });
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(130));
 
-/** nginx and wrk from Debian: `apt-get update` once, then install what is missing. */
-function ensureTools(): void {
-  const missing = ['nginx', 'wrk'].filter((tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0);
-  if (missing.length === 0) return;
-  process.stdout.write(`installing ${missing.join(' and ')} from Debian...\n`);
-  execFileSync('apt-get', ['update'], { stdio: 'ignore' });
-  execFileSync('apt-get', ['install', '-y', ...missing], { stdio: 'ignore', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 /** Waits until `url` answers, or fails with what the process said. */
 async function waitFor(url: string, child: ChildProcess, said: () => string): Promise<void> {
   const deadline = Date.now() + 60_000;
@@ -124,14 +108,6 @@ async function startNginxServer(work: string, dataDir: string, port: number, gat
   return { name: 'nginx', base, child, logLines: () => accessLogLines(work) };
 }
 
-/** A wrk script asking for each path in turn. */
-function rotationScript(work: string, paths: string[]): string {
-  const file = path.join(work, 'rotate.lua');
-  const list = paths.map((p) => `"/index/${p}"`).join(',\n');
-  fs.writeFileSync(file, `local paths = {\n${list}\n}\nlocal i = 0\nrequest = function()\n  i = i % #paths + 1\n  return wrk.format("GET", paths[i])\nend\n`);
-  return file;
-}
-
 /** One measured run of one case on one server, after a warm-up: its load figures and CPU per request; checks one log line per request. */
 async function measure(server: Server, test: Case): Promise<Measured> {
   const target = `/index/${test.path}`;
@@ -156,7 +132,7 @@ function cases(work: string, files: ReadFiles): Case[] {
     { label: 'index.json, 304', path: files.hotIndex, conditional: true },
     { label: 'bundle (~30 KB)', path: files.hotBundle, conditional: false },
     { label: 'bundle, 304', path: files.hotBundle, conditional: true },
-    { label: `index.json of ${files.indexes.length} packages in turn`, path: files.hotIndex, conditional: false, script: rotationScript(work, files.indexes) },
+    { label: `index.json of ${files.indexes.length} packages in turn`, path: files.hotIndex, conditional: false, script: rotationScript(work, files.indexes.map((p) => `/index/${p}`)) },
   ];
 }
 
@@ -187,7 +163,7 @@ function printTable(rows: Row[], sizes: Record<string, number>): void {
 }
 
 async function main(): Promise<void> {
-  ensureTools();
+  ensureTools(['nginx', 'wrk']);
   fs.chmodSync(work, 0o755);
   try {
     const [gatewayPort, nginxPort] = [await freePort(), await freePort()];

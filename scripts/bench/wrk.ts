@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { execFile } from 'node:child_process';
 
 export type LoadResult = {
@@ -59,4 +61,12 @@ function latency(output: string, percentile: string): number {
   if (!match) throw new Error(`wrk's report has no ${percentile} latency:\n${output}`);
   const scale = { us: 0.001, ms: 1, s: 1000 }[match[2] as 'us' | 'ms' | 's'];
   return Number(match[1]) * scale;
+}
+
+/** Writes, in `dir`, a wrk script asking for each of `paths` (such as `/index/config.json`) in turn; answers its file. */
+export function rotationScript(dir: string, paths: string[]): string {
+  const file = path.join(dir, 'rotate.lua');
+  const list = paths.map((p) => JSON.stringify(p)).join(',\n');
+  fs.writeFileSync(file, `local paths = {\n${list}\n}\nlocal i = 0\nrequest = function()\n  i = i % #paths + 1\n  return wrk.format("GET", paths[i])\nend\n`);
+  return file;
 }
