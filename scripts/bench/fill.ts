@@ -12,27 +12,40 @@ import { quietLogger } from '../admin/ops-cli.ts';
 /** A package to fill: its name, and the bundle of each of its versions. */
 export type FillPackage = { name: string; versions: Array<{ version: string; bytes: Buffer }> };
 
+/** A bundle as a publish has read it: its bytes, and the outline and sources inside. */
+export type ReadBundle = { bytes: Buffer; outline: Record<string, unknown>; sources: Record<string, string> };
+
+export function readBundle(bytes: Buffer): ReadBundle {
+  const { outline, sources } = JSON.parse(zlib.gunzipSync(bytes).toString('utf8')) as { outline: Record<string, unknown>; sources: Record<string, string> };
+  return { bytes, outline, sources };
+}
+
+/** What one version adds, as a publish adds it: gren.json on main, its content refs, and its index.json entry. */
+export function versionOf(name: string, version: string, bundle: ReadBundle, published: string): { changes: FileChange[]; refs: RefChange[]; entry: VersionEntry } {
+  const { outline, bytes } = bundle;
+  const entry: VersionEntry = {
+    version,
+    'gren-version': String(outline['gren-version']),
+    platform: String(outline.platform),
+    dependencies: outline.dependencies as Record<string, string>,
+    sha256: crypto.createHash('sha256').update(bytes).digest('hex'),
+    size: bytes.length,
+    published,
+    revoked: null,
+  };
+  return { ...versionChanges({ name, version, outline, bytes, sources: bundle.sources, published }), entry };
+}
+
 /** The changes that put one package, every version, into the registry's layout, as publishes would. */
 function packageChanges({ name, versions }: FillPackage): { changes: FileChange[]; refs: RefChange[] } {
   const changes: FileChange[] = [];
   const refs: RefChange[] = [];
   const entries: VersionEntry[] = [];
   for (const { version, bytes } of versions) {
-    const { outline, sources } = JSON.parse(zlib.gunzipSync(bytes).toString('utf8')) as { outline: Record<string, unknown>; sources: Record<string, string> };
-    const published = new Date().toISOString();
-    const content = versionChanges({ name, version, outline, bytes, sources, published });
-    changes.push(...content.changes);
-    refs.push(...content.refs);
-    entries.push({
-      version,
-      'gren-version': String(outline['gren-version']),
-      platform: String(outline.platform),
-      dependencies: outline.dependencies as Record<string, string>,
-      sha256: crypto.createHash('sha256').update(bytes).digest('hex'),
-      size: bytes.length,
-      published,
-      revoked: null,
-    });
+    const one = versionOf(name, version, readBundle(bytes), new Date().toISOString());
+    changes.push(...one.changes);
+    refs.push(...one.refs);
+    entries.push(one.entry);
   }
   changes.push({ path: packagePaths(name).index, content: encodeIndex({ name, versions: entries }) });
   return { changes, refs };
