@@ -55,6 +55,7 @@ process.on('exit', () => {
 });
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(130));
 
+/** The registry as `npm start` runs it, the publish limit lifted: one token publishes without pause here. */
 async function startRegistry(dataDir: string): Promise<{ url: string; child: ChildProcess }> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;

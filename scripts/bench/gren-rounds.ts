@@ -15,7 +15,8 @@ import { CLIENTS, DEPENDENCY, type RunName, type Target, type Workload } from '.
 import { preparedPublisher, standardRuns, type Counts, type Publisher, type RoundRuns } from './publish-runs.ts';
 import { readsUnderLoad, type ReadsResult } from './reads-under-load.ts';
 import { timingCollector, type TimingLine } from './publish-timings.ts';
-import { freePort, killNow, spawnServer, waitUntilAnswering } from './server-process.ts';
+import { freePort } from '../../test/helpers/registry.ts';
+import { killNow, spawnServer, waitUntilAnswering } from './server-process.ts';
 import { copyFolder } from './copy-folder.ts';
 
 const repoRoot = path.resolve(import.meta.dirname, '../..');

@@ -17,7 +17,7 @@ import { rawRequest } from '../../test/helpers/http.ts';
 import { rotationScript, runWrk, type LoadResult } from './wrk.ts';
 import { cpuSeconds } from './process-cpu.ts';
 import { descendants } from './process-tree.ts';
-import { freePort } from './server-process.ts';
+import { freePort } from '../../test/helpers/registry.ts';
 import { ensureTools } from './debian-tools.ts';
 
 const help = `Usage: node scripts/bench/reads.ts [--seconds N] [--rounds N] [--connections N] [--packages N] [--no-access-log]

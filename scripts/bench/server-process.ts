@@ -1,14 +1,4 @@
-import net from 'node:net';
 import { spawn, type ChildProcess } from 'node:child_process';
-
-/** A port free on 127.0.0.1 a moment ago. */
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** A server under test: its process, what it said on stderr, and each line of its stdout when asked for. */
 export type ServerProcess = { child: ChildProcess; stderr: string[] };

@@ -5,7 +5,8 @@ import zlib from 'node:zlib';
 import { execFileSync } from 'node:child_process';
 import type { HeldPackage, Target, Workload } from './publish-workloads.ts';
 import { preparedPublisher, standardRuns, type RoundRuns } from './publish-runs.ts';
-import { freePort, killNow, spawnServer, waitUntilAnswering } from './server-process.ts';
+import { freePort } from '../../test/helpers/registry.ts';
+import { killNow, spawnServer, waitUntilAnswering } from './server-process.ts';
 import { copyFolder } from './copy-folder.ts';
 import type { RoundOptions } from './gren-rounds.ts';
 
