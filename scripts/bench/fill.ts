@@ -20,10 +20,9 @@ export function readBundle(bytes: Buffer): ReadBundle {
   return { bytes, outline, sources };
 }
 
-/** What one version adds, as a publish adds it: gren.json on main, its content refs, and its index.json entry. */
-export function versionOf(name: string, version: string, bundle: ReadBundle, published: string): { changes: FileChange[]; refs: RefChange[]; entry: VersionEntry } {
-  const { outline, bytes } = bundle;
-  const entry: VersionEntry = {
+/** The index.json entry of one version, as a publish writes it. */
+export function entryOf(version: string, { outline, bytes }: ReadBundle, published: string): VersionEntry {
+  return {
     version,
     'gren-version': String(outline['gren-version']),
     platform: String(outline.platform),
@@ -33,7 +32,12 @@ export function versionOf(name: string, version: string, bundle: ReadBundle, pub
     published,
     revoked: null,
   };
-  return { ...versionChanges({ name, version, outline, bytes, sources: bundle.sources, published }), entry };
+}
+
+/** What one version adds, as a publish adds it: gren.json on main, its content refs, and its index.json entry. */
+export function versionOf(name: string, version: string, bundle: ReadBundle, published: string): { changes: FileChange[]; refs: RefChange[]; entry: VersionEntry } {
+  const { outline, bytes } = bundle;
+  return { ...versionChanges({ name, version, outline, bytes, sources: bundle.sources, published }), entry: entryOf(version, bundle, published) };
 }
 
 /** The changes that put one package, every version, into the registry's layout, as publishes would. */
@@ -51,6 +55,19 @@ function packageChanges({ name, versions }: FillPackage): { changes: FileChange[
   return { changes, refs };
 }
 
+/** Hands `items` to `commit` fifty at a time, in order, waiting for each batch. */
+export async function inBatches<T>(items: Iterable<T>, commit: (batch: T[]) => Promise<void>): Promise<void> {
+  let batch: T[] = [];
+  for (const item of items) {
+    batch.push(item);
+    if (batch.length === 50) {
+      await commit(batch);
+      batch = [];
+    }
+  }
+  if (batch.length > 0) await commit(batch);
+}
+
 /**
  * Fills a registry data folder through the index repository itself, in the layout publishes
  * leave (metadata on main, content on refs), fifty packages a commit: much faster than
@@ -60,17 +77,10 @@ function packageChanges({ name, versions }: FillPackage): { changes: FileChange[
 export async function fillPackages(config: Config, packages: Iterable<FillPackage>): Promise<void> {
   const index = await openPackageRepo(dataPaths(config.dataDir), 'public', { clock: systemClock, log: quietLogger(), required: { 'config.json': indexConfigFile(config) } });
   try {
-    let batch: FillPackage[] = [];
-    const flush = async () => {
+    await inBatches(packages, async (batch) => {
       const parts = batch.map(packageChanges);
-      batch = [];
       await index.update(() => ({ message: `Fill ${parts.length} packages`, changes: parts.flatMap((p) => p.changes), refs: parts.flatMap((p) => p.refs), result: null }));
-    };
-    for (const pkg of packages) {
-      batch.push(pkg);
-      if (batch.length === 50) await flush();
-    }
-    if (batch.length > 0) await flush();
+    });
     await index.maintain();
   } finally {
     await index.close();

@@ -1,38 +1,26 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
 import { bundle } from '../../test/helpers/bundle.ts';
-import { systemClock } from '../../gateway/clock.ts';
-import { loadConfig } from '../../gateway/config.ts';
 import { dataPaths } from '../../gateway/registry.ts';
-import { openAccounts } from '../../gateway/accounts/accounts.ts';
 import { packagePaths } from '../../gateway/packages/version-index.ts';
 import { stopStaleRepack } from '../../index-repo/maintenance.ts';
-import { openPublishAccess, type PublishAccess } from '../admin/publish-access.ts';
-import { quietLogger } from '../admin/ops-cli.ts';
-import { fillPackages } from './fill.ts';
-import { CLIENTS, DEPENDENCY, type RunName, type Target, type Workload } from './publish-workloads.ts';
+import { CLIENTS, DEPENDENCY, type HeldPackage, type RunName, type Target, type Workload } from './publish-workloads.ts';
 import { preparedPublisher, standardRuns, type Counts, type Publisher, type RoundRuns } from './publish-runs.ts';
 import { readsUnderLoad, type ReadsResult } from './reads-under-load.ts';
 import { timingCollector, type TimingLine } from './publish-timings.ts';
 import { freePort } from '../../test/helpers/registry.ts';
 import { killNow, spawnServer, waitUntilAnswering } from './server-process.ts';
 import { copyFolder } from './copy-folder.ts';
+import { PUBLIC_URL, type Acknowledged, type Durability, type RegistryBuild, type RoundTokens } from './registry-build.ts';
 
-const repoRoot = path.resolve(import.meta.dirname, '../..');
-/** The public address the registry names in its index; the same for every round, so that no round starts with a commit of its own. */
-const PUBLIC_URL = 'http://registry.bench.example';
-const ADMIN = 'bench@example.com';
-const log = quietLogger();
-
-/** One publish the registry acknowledged, and the run it belongs to. */
-type Acknowledged = { name: string; version: string; run: RunName };
+/** The most publishes each client of the reads run makes. */
+const READS_EACH_MAX = 1000;
 
 export type GrenRound = RoundRuns & {
   reads: ReadsResult | null;
   /** The `publish_timings` lines of the one-client and eight-client runs (empty unless asked for). */
   timings: Record<'single' | 'parallel', TimingLine[]>;
-  durability: { acknowledged: number; whole: number };
+  durability: Durability;
   /** Publishes whose body was made while the clock ran (the reads run outlasting its prepared bodies). */
   late: number;
 };
@@ -49,42 +37,26 @@ export type RoundOptions = {
   readsSeconds: number | null;
 };
 
-/**
- * A data folder holding what `workload` holds at `versions` versions, filled through the index
- * repository (see fill.ts; ~1.5 KB bundles) and packed, with a publishing identity for every
- * author, `bench@example.com` its admin. Each round works on a copy of it.
- */
-export async function buildGrenTemplate(dir: string, workload: Workload, versions: number): Promise<void> {
-  const held = workload.held(versions);
-  const packages = function* () {
-    for (const pkg of held) {
-      const name = `${pkg.author}/${pkg.name}`;
-      yield { name, versions: pkg.versions.map((version) => ({ version, bytes: bundle({ name, version, padding: 1500, summary: `Benchmark package ${name}` }) })) };
-    }
-  };
-  await fillPackages(loadConfig({ REGISTRY_DATA: dir, REGISTRY_URL: PUBLIC_URL }), packages());
-  const accounts = openAccounts({ file: dataPaths(dir).accounts, clock: systemClock, log });
-  try {
-    accounts.users.ensure(ADMIN);
-    for (const author of new Set(held.map((p) => p.author))) accounts.identities.create(author, ADMIN);
-  } finally {
-    accounts.close();
+/** The authors of every publish the round may make, whose tokens are minted before it starts. */
+function roundAuthors(options: RoundOptions): string[] {
+  const { counts, workload, versions } = options;
+  const runs: Array<[RunName, number, number]> = [['warm', 1, counts.warm], ['single', 1, counts.single], ['parallel', CLIENTS, counts.perClient]];
+  if (options.readsSeconds !== null) runs.push(['reads', CLIENTS, READS_EACH_MAX]);
+  const authors = new Set<string>();
+  for (const [run, clients, count] of runs) {
+    for (let client = 0; client < clients; client++) for (let i = 0; i < count; i++) authors.add(workload.target(versions, run, client, i).author);
   }
+  return [...authors];
 }
 
 /** Publishes ~30 KB bundles, each depending on `DEPENDENCY`, with a publish token of its author's identity. */
-function grenPublisher(url: string, options: RoundOptions, access: PublishAccess, acknowledged: Acknowledged[]): Publisher {
+function grenPublisher(url: string, options: RoundOptions, tokens: RoundTokens, acknowledged: Acknowledged[]): Publisher {
   const deps = { [`${DEPENDENCY.author}/${DEPENDENCY.name}`]: '1.0.0 <= v < 2.0.0' };
-  const tokenOf = (author: string) => {
-    const grant = access.tokenFor(author);
-    if (!('token' in grant)) throw new Error(grant.refused);
-    return grant.token;
-  };
   return preparedPublisher({
     target: (run, client, i) => options.workload.target(options.versions, run, client, i),
     prepareOne: (t: Target) => {
       const name = `${t.author}/${t.name}`;
-      return { token: tokenOf(t.author), body: bundle({ name, version: t.version, deps, padding: 30_000, summary: `Benchmark package ${name}` }) };
+      return { token: tokens.tokenFor(t.author), body: bundle({ name, version: t.version, deps, padding: 30_000, summary: `Benchmark package ${name}` }) };
     },
     send: async (t, { token, body }, run) => {
       const name = `${t.author}/${t.name}`;
@@ -96,16 +68,13 @@ function grenPublisher(url: string, options: RoundOptions, access: PublishAccess
   });
 }
 
-/** After a kill -9: how many acknowledged publishes `git` finds whole: gren.json on main, bundle and tag on their refs. */
-function checkDurable(dataDir: string, acknowledged: Acknowledged[]): { acknowledged: number; whole: number } {
-  const gitDir = dataPaths(dataDir).publicGit;
-  const tree = new Set(execFileSync('git', ['--git-dir', gitDir, 'ls-tree', '-r', '--name-only', 'main'], { maxBuffer: 1 << 30 }).toString().split('\n'));
-  const refs = new Set(execFileSync('git', ['--git-dir', gitDir, 'for-each-ref', '--format=%(refname)', 'refs/namespaces/'], { maxBuffer: 1 << 30 }).toString().split('\n'));
-  const whole = ({ name, version }: Acknowledged) => {
-    const paths = packagePaths(name);
-    return tree.has(paths.outline(version)) && refs.has(paths.bundleRef(version)) && refs.has(paths.tagRef(version));
-  };
-  return { acknowledged: acknowledged.length, whole: acknowledged.filter(whole).length };
+/** Fails unless the registry's static index lists every version the template holds of its last package. */
+async function checkHeld(url: string, build: RegistryBuild, options: RoundOptions): Promise<void> {
+  const last = options.workload.held(options.versions).at(-1) as HeldPackage;
+  const name = `${last.author}/${last.name}`;
+  const res = await fetch(`${url}/index/${packagePaths(name).index}`);
+  const listed = res.status === 200 ? ((await res.json()) as { versions: unknown[] }).versions.length : 0;
+  if (listed !== last.versions.length) throw new Error(`the ${build.label} lists ${listed} versions of ${name} (status ${res.status}), not the ${last.versions.length} filled`);
 }
 
 /** The timing lines of one run's publishes, matched by package and version. */
@@ -127,41 +96,42 @@ function readPaths(options: RoundOptions): string[] {
 }
 
 /**
- * One round on a copy of the template: the registry as `npm start` runs it, the warm-up, one
- * client, eight clients, reads under publishing when asked; then SIGKILL, and `git` counts the
- * acknowledged publishes that are whole.
+ * One round of `build` on a copy of its template: the registry as `npm start` runs it, the
+ * warm-up, one client, eight clients, reads under publishing when asked; then SIGKILL, and
+ * `git` counts the acknowledged publishes that are whole.
  */
-export async function grenRound(template: string, options: RoundOptions): Promise<GrenRound> {
-  const dir = path.join(options.work, 'gren-round');
+export async function grenRound(build: RegistryBuild, template: string, options: RoundOptions): Promise<GrenRound> {
+  const dir = path.join(options.work, `${build.key}-round`);
   copyFolder(template, dir);
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const access = openPublishAccess({ accountsFile: dataPaths(dir).accounts, adminEmail: ADMIN, clock: systemClock, log });
+  const tokens = await build.tokens(dir, roundAuthors(options));
   const acknowledged: Acknowledged[] = [];
   const lines: TimingLine[] = [];
-  // One identity publishes hundreds of versions a round: the publish limit is lifted for the measurement.
-  const env = { REGISTRY_DATA: dir, PORT: String(port), HOST: '127.0.0.1', REGISTRY_URL: PUBLIC_URL, PUBLISH_BURST: '1000000', ...(options.timings ? { LOG_TIMINGS: '1' } : {}) };
-  const server = spawnServer(process.execPath, ['scripts/start.ts'], { cwd: repoRoot, env, ...(options.timings ? { onLine: timingCollector(lines) } : {}) });
+  const timings = options.timings && build.logsTimings;
+  const env = { REGISTRY_DATA: dir, PORT: String(port), HOST: '127.0.0.1', REGISTRY_URL: PUBLIC_URL, ...build.env, ...(timings ? { LOG_TIMINGS: '1' } : {}) };
+  const server = spawnServer(process.execPath, ['scripts/start.ts'], { cwd: build.root, env, ...(timings ? { onLine: timingCollector(lines) } : {}) });
   let runs: RoundRuns;
   let late = 0;
   let reads: ReadsResult | null = null;
   try {
     await waitUntilAnswering(`${url}/healthz`, server);
-    const publisher = grenPublisher(url, options, access, acknowledged);
+    await checkHeld(url, build, options);
+    const publisher = grenPublisher(url, options, tokens, acknowledged);
     runs = await standardRuns(publisher, options.counts);
     if (options.readsSeconds !== null) {
       // Bodies for about twice what eight clients published a second, for as long as the reads last.
       const perSecond = runs.parallel.latencies.length / runs.parallel.seconds;
-      const each = Math.min(1000, Math.ceil((perSecond * (options.readsSeconds + 1) * 2) / CLIENTS));
+      const each = Math.min(READS_EACH_MAX, Math.ceil((perSecond * (options.readsSeconds + 1) * 2) / CLIENTS));
       publisher.prepare('reads', CLIENTS, each);
       reads = await readsUnderLoad({ base: url, paths: readPaths(options), work: options.work, seconds: options.readsSeconds, connections: 4, clients: CLIENTS, publish: (client, i) => publisher.publish('reads', client, i) });
     }
     late = publisher.late();
   } finally {
     await killNow(server.child);
-    access.close();
+    await tokens.close();
   }
-  const durability = checkDurable(dir, acknowledged);
+  const durability = build.durable(dir, acknowledged);
   await stopStaleRepack(dataPaths(dir).publicGit);
   fs.rmSync(dir, { recursive: true, force: true });
   return { ...runs, reads, durability, late, timings: { single: timingsOf(lines, acknowledged, 'single'), parallel: timingsOf(lines, acknowledged, 'parallel') } };

@@ -1,12 +1,13 @@
 import type { Floor } from './disk-floor.ts';
 import type { GrenRound } from './gren-rounds.ts';
+import type { RegistryBuild } from './registry-build.ts';
 import { figures, type RoundRuns } from './publish-runs.ts';
 import { printTimings } from './publish-timings.ts';
 import type { Workload } from './publish-workloads.ts';
 import { median } from './stats.ts';
 
-/** Every round of one workload at one size: the Gren registry's and Verdaccio's, in round order. */
-export type Cell = { gren: GrenRound[]; verdaccio: RoundRuns[] };
+/** Every round of one workload at one size: the Gren registry's, an earlier build's (when asked for) and Verdaccio's, in round order. */
+export type Cell = { gren: GrenRound[]; before: GrenRound[]; verdaccio: RoundRuns[] };
 export type Results = { cells: Map<string, Cell>; floors: Floor[] };
 
 export const cellKey = (workload: Workload, versions: number) => `${workload.key}@${versions}`;
@@ -37,13 +38,15 @@ export function roundLine(runs: RoundRuns): string {
   return `1 client ${fixed(one.median)} ms (p99 ${fixed(one.p99)}), ${fixed(one.perSecond)}/s; 8 clients ${fixed(eight.perSecond)}/s (median ${fixed(eight.median)} ms, p99 ${fixed(eight.p99)})`;
 }
 
-export function printWorkload(workload: Workload, sizes: number[], results: Results): void {
+/** One row per size and registry measured: one client, then eight. */
+export function printWorkload(workload: Workload, sizes: number[], results: Results, beforeLabel: string | null): void {
   out(`\n${workload.title}\n`);
-  const rows = sizes.map((versions) => {
+  const rows = sizes.flatMap((versions) => {
     const cell = results.cells.get(cellKey(workload, versions)) as Cell;
-    return [count(versions), cellText(cell.gren, 'single'), cellText(cell.gren, 'parallel'), cellText(cell.verdaccio, 'single'), cellText(cell.verdaccio, 'parallel')];
+    const contenders: Array<[string, RoundRuns[]]> = [['registry', cell.gren], [beforeLabel ?? '', cell.before], ['Verdaccio', cell.verdaccio]];
+    return contenders.filter(([, rounds]) => rounds.length > 0).map(([label, rounds]) => [count(versions), label, cellText(rounds, 'single'), cellText(rounds, 'parallel')]);
   });
-  const head = ['held', 'registry, 1 client', 'registry, 8 clients', 'Verdaccio, 1 client', 'Verdaccio, 8 clients'];
+  const head = ['held', '', '1 client', '8 clients'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
   for (const row of [head, ...rows]) out(`  ${row.map((c, i) => c.padEnd(widths[i] as number)).join('   ')}\n`);
 }
@@ -55,6 +58,7 @@ function paired(a: number[], b: number[]): string {
 }
 
 const singleMedians = (rounds: RoundRuns[]) => rounds.map((r) => figures(r.single).median);
+const singleP99s = (rounds: RoundRuns[]) => rounds.map((r) => figures(r.single).p99);
 const parallelRates = (rounds: RoundRuns[]) => rounds.map((r) => figures(r.parallel).perSecond);
 
 /** The ratios the goals name, for each workload: at `goalSize` against Verdaccio, and each size against the smallest. */
@@ -99,12 +103,36 @@ export function printFloor(floors: Floor[]): void {
   out(`  the three together: ${spread(floors.map((f) => f.fdatasync + f.create + f.rename), ' ms')}\n`);
 }
 
-export function printDurability(results: Results): void {
-  const rounds = [...results.cells.values()].flatMap((c) => c.gren);
-  if (rounds.length === 0) return;
-  const acknowledged = rounds.reduce((n, r) => n + r.durability.acknowledged, 0);
-  const whole = rounds.reduce((n, r) => n + r.durability.whole, 0);
-  out(`\nDurability: the registry killed with SIGKILL after each of its ${rounds.length} rounds; ${count(whole)} of ${count(acknowledged)} acknowledged publishes whole (git: gren.json on main, bundle and tag refs)\n`);
+/** How many acknowledged publishes each registry's rounds left whole after their SIGKILL. */
+export function printDurability(results: Results, builds: RegistryBuild[]): void {
+  for (const build of builds) {
+    const rounds = [...results.cells.values()].flatMap((c) => c[build.key]);
+    if (rounds.length === 0) continue;
+    const acknowledged = rounds.reduce((n, r) => n + r.durability.acknowledged, 0);
+    const whole = rounds.reduce((n, r) => n + r.durability.whole, 0);
+    out(`\nDurability: the ${build.label} killed with SIGKILL after each of its ${rounds.length} rounds; ${count(whole)} of ${count(acknowledged)} acknowledged publishes whole (git: ${build.wholeMeans})\n`);
+  }
+}
+
+/**
+ * This build against an earlier one, measured in the same rounds, for each workload and size
+ * both were measured at: median and p99 latency from one client, throughput from eight, and
+ * their ratios (this build / the earlier), against the target of at most 15% slower.
+ */
+export function printBefore(workloads: Workload[], sizes: number[], label: string, results: Results): void {
+  out(`\nAgainst the ${label} (this build / the earlier one, taken round by round, then the median of the rounds and their spread; target: at most +15%)\n`);
+  for (const w of workloads) {
+    for (const versions of sizes) {
+      const { gren, before } = results.cells.get(cellKey(w, versions)) as Cell;
+      if (gren.length === 0 || before.length === 0) continue;
+      const line = (what: string, of: (rounds: RoundRuns[]) => number[], unit: string, target: string) =>
+        out(`    ${what}: ${spread(of(gren), unit)} against ${spread(of(before), unit)}: ${paired(of(gren), of(before))} (target: ${target})\n`);
+      out(`  ${w.key}, ${count(versions)} versions held:\n`);
+      line('1 client, median latency', singleMedians, ' ms', 'at most 1.15x');
+      line('1 client, p99 latency', singleP99s, ' ms', 'at most 1.15x');
+      line('8 clients, throughput', parallelRates, '/s', 'at least 0.87x, the same 15% in time per publish');
+    }
+  }
 }
 
 /** The registry's own breakdown of each publish (LOG_TIMINGS=1), per workload: one column per size and client count. */

@@ -3,16 +3,20 @@
 // alternating rounds (so that the machine's drift falls on both), ~30 KB bundles, from 1 client
 // (latency) and from 8 (throughput), in three shapes of registry at each size; index.json reads
 // while 8 clients publish; the disk's own flush costs measured beside; SIGKILL after each round
-// and a count of what survived. Prints figures; never a test.
+// and a count of what survived; with --before, the registry at an earlier commit too, in the
+// same rounds. Prints figures; never a test.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { measureFloor } from './disk-floor.ts';
-import { buildGrenTemplate, grenRound, type RoundOptions } from './gren-rounds.ts';
+import { grenRound, type RoundOptions } from './gren-rounds.ts';
+import { currentBuild } from './current-build.ts';
+import { beforeBuild, type BeforeBuild } from './before-build.ts';
+import type { RegistryBuild } from './registry-build.ts';
 import { buildVerdaccioTemplate, installVerdaccio, verdaccioRound } from './verdaccio-rounds.ts';
 import { WORKLOADS, type Workload } from './publish-workloads.ts';
-import { cellKey, printDurability, printFloor, printGoals, printReads, printStages, printWorkload, roundLine, type Cell, type Results } from './publish-report.ts';
+import { cellKey, printBefore, printDurability, printFloor, printGoals, printReads, printStages, printWorkload, roundLine, type Cell, type Results } from './publish-report.ts';
 import { descendants } from './process-tree.ts';
 import { ensureTools, installed } from './debian-tools.ts';
 import type { Counts } from './publish-runs.ts';
@@ -20,12 +24,17 @@ import type { Counts } from './publish-runs.ts';
 const help = `Usage: node scripts/bench/publish.ts [options]
 
   --quick            A smoke run: 100 and 1,000 versions, one round, fewer publishes.
-  --rounds N         Rounds (default 3; each measures both registries once at every size and workload).
+  --rounds N         Rounds (default 3; each measures every registry once at every size and workload).
   --sizes LIST       Versions held (default 100,10000). 100000 takes about ten more minutes of
                      filling and copying per round, and about 10 GB of disk.
   --workloads LIST   Among today, new-packages, many-authors (default: all three).
   --timings          Start the registry with LOG_TIMINGS=1 and print the median of each stage
                      of a publish, from its publish_timings log lines.
+  --before REV       Also measure the registry as it was at commit REV (say 229262a, the last
+                     before bundles moved to content refs), in the same rounds, and print this
+                     build against it. Its code is extracted into .bench/ inside the project
+                     (removed at the end), fills its own data folders and runs as its own
+                     scripts/start.ts on the dependencies installed here.
   --no-peer          Skip Verdaccio.
   --peer-only        Only Verdaccio.
   --verdaccio DIR    Where Verdaccio is (or gets) installed (default: $TMPDIR/gren-bench-verdaccio).
@@ -42,6 +51,7 @@ const { values: options } = parseArgs({
     sizes: { type: 'string' },
     workloads: { type: 'string' },
     timings: { type: 'boolean' },
+    before: { type: 'string' },
     'no-peer': { type: 'boolean' },
     'peer-only': { type: 'boolean' },
     verdaccio: { type: 'string' },
@@ -65,6 +75,7 @@ const withGren = !options['peer-only'];
 /** The size the goals are stated at: 10,000 versions, or the largest measured. */
 const goalSize = sizes.includes(10_000) ? 10_000 : (sizes.at(-1) as number);
 if (!(rounds >= 1) || sizes.some((n) => !(n >= 1))) throw new Error('--rounds and --sizes take positive numbers');
+if (options.before !== undefined && !withGren) throw new Error('--before compares with this build: it cannot go with --peer-only');
 
 function workloadNamed(key: string): Workload {
   const found = WORKLOADS.find((w) => w.key === key);
@@ -72,6 +83,7 @@ function workloadNamed(key: string): Workload {
   return found;
 }
 
+let before: BeforeBuild | null = null;
 const work = fs.mkdtempSync(path.join(options.dir ? path.resolve(options.dir) : os.tmpdir(), 'gren-bench-publish-'));
 // Whatever happens (an error, Ctrl-C), no server of the run outlives it, nor its data.
 process.on('exit', () => {
@@ -83,8 +95,12 @@ process.on('exit', () => {
     }
   }
   fs.rmSync(work, { recursive: true, force: true });
+  before?.remove();
 });
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(130));
+if (options.before !== undefined) before = beforeBuild(options.before);
+/** The builds of the registry measured: this one, and the earlier one when asked for. */
+const builds: RegistryBuild[] = withGren ? [currentBuild, ...(before ? [before] : [])] : [];
 
 const started = performance.now();
 const stamp = () => {
@@ -106,7 +122,7 @@ async function buildTemplates(verdaccio: string | null): Promise<void> {
   for (const workload of workloads) {
     for (const versions of sizes) {
       const parts: string[] = [];
-      if (withGren) parts.push(`registry ${(await timed(() => buildGrenTemplate(template('gren', workload, versions), workload, versions))).seconds} s`);
+      for (const build of builds) parts.push(`${build.label} ${(await timed(() => build.fill(template(build.key, workload, versions), workload, versions))).seconds} s`);
       if (verdaccio) parts.push(`Verdaccio ${(await timed(() => buildVerdaccioTemplate(template('verdaccio', workload, versions), workload, versions))).seconds} s`);
       say(`filled ${workload.key}, ${count(versions)} versions: ${parts.join(', ')}`);
     }
@@ -115,7 +131,15 @@ async function buildTemplates(verdaccio: string | null): Promise<void> {
 
 const template = (registry: string, workload: Workload, versions: number) => path.join(work, `${registry}-${workload.key}-${versions}`);
 
-/** One round: the floor, then every workload and size, both registries back to back, the first to go alternating. */
+/** One registry's round, kept in its cell, and its progress line. */
+async function registryRound(build: RegistryBuild, cell: Cell, options: RoundOptions): Promise<void> {
+  const r = await grenRound(build, template(build.key, options.workload, options.versions), options);
+  cell[build.key].push(r);
+  const readsText = r.reads ? `; reads ${r.reads.idle.requestsPerSecond.toFixed(0)}/s idle, ${r.reads.loaded.requestsPerSecond.toFixed(0)}/s publishing` : '';
+  say(`  ${options.workload.key}, ${count(options.versions)}: ${build.label}  ${roundLine(r)}${readsText}; ${r.durability.whole}/${r.durability.acknowledged} whole after SIGKILL`);
+}
+
+/** One round: the floor, then every workload and size, the registries back to back, their order reversed every other round. */
 async function round(n: number, verdaccio: string | null, results: Results): Promise<void> {
   const floor = measureFloor(work, floorRepetitions);
   results.floors.push(floor);
@@ -125,21 +149,15 @@ async function round(n: number, verdaccio: string | null, results: Results): Pro
       const cell = results.cells.get(cellKey(workload, versions)) as Cell;
       const reads = workload.key === 'today' && versions === goalSize && installed('wrk') ? readsSeconds : null;
       const roundOptions: RoundOptions = { workload, versions, counts, work, timings: options.timings ?? false, readsSeconds: reads };
-      const sides = [
-        async () => {
-          if (!withGren) return;
-          const r = await grenRound(template('gren', workload, versions), roundOptions);
-          cell.gren.push(r);
-          const readsText = r.reads ? `; reads ${r.reads.idle.requestsPerSecond.toFixed(0)}/s idle, ${r.reads.loaded.requestsPerSecond.toFixed(0)}/s publishing` : '';
-          say(`  ${workload.key}, ${count(versions)}: registry  ${roundLine(r)}${readsText}; ${r.durability.whole}/${r.durability.acknowledged} whole after SIGKILL`);
-        },
-        async () => {
-          if (!verdaccio) return;
+      // Reads under publishing are this build's figure; the earlier build is measured for its publishes alone.
+      const sides = builds.map((build) => () => registryRound(build, cell, build === currentBuild ? roundOptions : { ...roundOptions, readsSeconds: null }));
+      if (verdaccio) {
+        sides.push(async () => {
           const r = await verdaccioRound(verdaccio, template('verdaccio', workload, versions), roundOptions);
           cell.verdaccio.push(r);
           say(`  ${workload.key}, ${count(versions)}: Verdaccio ${roundLine(r)}`);
-        },
-      ];
+        });
+      }
       for (const side of n % 2 === 0 ? sides : sides.reverse()) await side();
     }
   }
@@ -158,18 +176,19 @@ async function main(): Promise<void> {
     }
   }
   const results: Results = { cells: new Map(), floors: [] };
-  for (const workload of workloads) for (const versions of sizes) results.cells.set(cellKey(workload, versions), { gren: [], verdaccio: [] });
+  for (const workload of workloads) for (const versions of sizes) results.cells.set(cellKey(workload, versions), { gren: [], before: [], verdaccio: [] });
   await buildTemplates(verdaccio);
   for (let n = 0; n < rounds; n++) await round(n, verdaccio, results);
 
   process.stdout.write(`\nMedians of the ${rounds} round(s) (lowest–highest round); 1 client: median latency, publishes/s; 8 clients: publishes/s, median latency\n`);
   process.stdout.write('Verdaccio writes each file to a temporary name and renames it, without flushing to disk: its publishes are not durable against a power cut.\n');
-  for (const workload of workloads) printWorkload(workload, sizes, results);
+  for (const workload of workloads) printWorkload(workload, sizes, results, before?.label ?? null);
   printGoals(workloads, sizes, goalSize, results);
+  if (before) printBefore(workloads, sizes, before.label, results);
   const today = results.cells.get(cellKey(workloads.find((w) => w.key === 'today') ?? (workloads[0] as Workload), goalSize));
   if (today) printReads(today.gren, `today, ${count(goalSize)} versions held`);
   printFloor(results.floors);
-  printDurability(results);
+  printDurability(results, builds);
   if (options.timings) printStages(workloads, sizes, results);
   process.stdout.write(`\nload average at the end: ${load()}; ${stamp()} in all\n`);
 }
