@@ -15,7 +15,7 @@ import { freePort } from '../../test/helpers/registry.ts';
 import { openPublishAccess } from '../admin/publish-access.ts';
 import { quietLogger } from '../admin/ops-cli.ts';
 import { startBareGitServer } from './bare-git-server.ts';
-import { descendants } from './process-tree.ts';
+import { cleanUpAtExit } from './process-tree.ts';
 import { median, ms, table } from './stats.ts';
 
 const help = `Usage: node scripts/bench/git.ts [--versions N] [--rounds N] [--runs N] [--publishers N] [--protocol 0|2]
@@ -43,17 +43,7 @@ const measured = 'bench/served';
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'gren-bench-git-'));
 // Whatever happens (an error, Ctrl-C), no process of the run outlives it, nor its temp folder.
-process.on('exit', () => {
-  for (const pid of descendants(process.pid)) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // Gone already.
-    }
-  }
-  fs.rmSync(work, { recursive: true, force: true });
-});
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(130));
+cleanUpAtExit(() => fs.rmSync(work, { recursive: true, force: true }));
 
 /** The registry as `npm start` runs it, the publish limit lifted: one token publishes without pause here. */
 async function startRegistry(dataDir: string): Promise<{ url: string; child: ChildProcess }> {

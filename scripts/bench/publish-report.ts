@@ -4,7 +4,7 @@ import type { RegistryBuild } from './registry-build.ts';
 import { figures, type RoundRuns } from './publish-runs.ts';
 import { printTimings } from './publish-timings.ts';
 import type { Workload } from './publish-workloads.ts';
-import { median } from './stats.ts';
+import { count, median } from './stats.ts';
 
 /** Every round of one workload at one size: the Gren registry's, an earlier build's (when asked for) and Verdaccio's, in round order. */
 export type Cell = { gren: GrenRound[]; before: GrenRound[]; verdaccio: RoundRuns[] };
@@ -13,7 +13,6 @@ export type Results = { cells: Map<string, Cell>; floors: Floor[] };
 export const cellKey = (workload: Workload, versions: number) => `${workload.key}@${versions}`;
 
 const out = (text: string) => process.stdout.write(text);
-const count = (n: number) => n.toLocaleString('en-US');
 const fixed = (n: number) => n.toFixed(n < 10 ? 2 : n < 100 ? 1 : 0);
 
 /** The median of the rounds' values, and their spread (lowest to highest) when there is more than one. */

@@ -17,7 +17,9 @@ import type { RegistryBuild } from './registry-build.ts';
 import { buildVerdaccioTemplate, installVerdaccio, verdaccioRound } from './verdaccio-rounds.ts';
 import { WORKLOADS, type Workload } from './publish-workloads.ts';
 import { cellKey, printBefore, printDurability, printFloor, printGoals, printReads, printStages, printWorkload, roundLine, type Cell, type Results } from './publish-report.ts';
-import { descendants } from './process-tree.ts';
+import { cleanUpAtExit } from './process-tree.ts';
+import { loadAverage, loaded, runLog } from './run-log.ts';
+import { count } from './stats.ts';
 import { ensureTools, installed } from './debian-tools.ts';
 import type { Counts } from './publish-runs.ts';
 
@@ -86,36 +88,16 @@ function workloadNamed(key: string): Workload {
 let before: BeforeBuild | null = null;
 const work = fs.mkdtempSync(path.join(options.dir ? path.resolve(options.dir) : os.tmpdir(), 'gren-bench-publish-'));
 // Whatever happens (an error, Ctrl-C), no server of the run outlives it, nor its data.
-process.on('exit', () => {
-  for (const pid of descendants(process.pid)) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // Gone already.
-    }
-  }
+cleanUpAtExit(() => {
   fs.rmSync(work, { recursive: true, force: true });
   before?.remove();
 });
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(130));
 if (options.before !== undefined) before = beforeBuild(options.before);
 /** The builds of the registry measured: this one, and the earlier one when asked for. */
 const builds: RegistryBuild[] = withGren ? [currentBuild, ...(before ? [before] : [])] : [];
 
-const started = performance.now();
-const stamp = () => {
-  const s = Math.round((performance.now() - started) / 1000);
-  return `[${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}]`;
-};
-const say = (text: string) => process.stdout.write(`${stamp()} ${text}\n`);
-const load = () => os.loadavg().map((n) => n.toFixed(2)).join(' ');
-const count = (n: number) => n.toLocaleString('en-US');
-
-async function timed<T>(work: () => T | Promise<T>): Promise<{ value: T; seconds: string }> {
-  const t0 = performance.now();
-  const value = await work();
-  return { value, seconds: ((performance.now() - t0) / 1000).toFixed(1) };
-}
+const { stamp, say, timed } = runLog();
+const load = loadAverage;
 
 /** Fills one data folder per registry, workload and size, before the rounds. */
 async function buildTemplates(verdaccio: string | null): Promise<void> {
@@ -166,7 +148,7 @@ async function round(n: number, verdaccio: string | null, results: Results): Pro
 async function main(): Promise<void> {
   process.stdout.write(`Publish benchmark: ~30 KB bundles, ${os.cpus().length} cores, Node ${process.version}, data in ${work}\n`);
   process.stdout.write(`${rounds} round(s); sizes ${sizes.map(count).join(', ')}; 1 client ${counts.single} publishes, 8 clients ${counts.perClient} each, after ${counts.warm} to warm up\n`);
-  process.stdout.write(`load average at the start: ${load()}${os.loadavg()[0] as number > 1.5 ? ' (a loaded machine: take the figures with care)' : ''}\n\n`);
+  process.stdout.write(`load average at the start: ${load()}${loaded() ? ' (a loaded machine: take the figures with care)' : ''}\n\n`);
   const verdaccio = options['no-peer'] ? null : installVerdaccio(options.verdaccio ? path.resolve(options.verdaccio) : path.join(os.tmpdir(), 'gren-bench-verdaccio'));
   if (withGren) {
     try {

@@ -16,7 +16,7 @@ import { cloneMatches, compareServers } from './read-checks.ts';
 import { rawRequest } from '../../test/helpers/http.ts';
 import { rotationScript, runWrk, type LoadResult } from './wrk.ts';
 import { cpuSeconds } from './process-cpu.ts';
-import { descendants } from './process-tree.ts';
+import { cleanUpAtExit } from './process-tree.ts';
 import { freePort } from '../../test/helpers/registry.ts';
 import { ensureTools } from './debian-tools.ts';
 
@@ -55,17 +55,7 @@ const children: ChildProcess[] = [];
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'gren-bench-reads-'));
 // Whatever happens (an error, Ctrl-C), no process of the run outlives it (nginx's worker and
 // wrk included), nor its temp folder.
-process.on('exit', () => {
-  for (const pid of descendants(process.pid)) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // Gone already.
-    }
-  }
-  fs.rmSync(work, { recursive: true, force: true });
-});
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(130));
+cleanUpAtExit(() => fs.rmSync(work, { recursive: true, force: true }));
 
 /** Waits until `url` answers, or fails with what the process said. */
 async function waitFor(url: string, child: ChildProcess, said: () => string): Promise<void> {

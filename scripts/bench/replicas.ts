@@ -23,7 +23,7 @@ import { startNginx, writeNginxConfig } from './nginx.ts';
 import { compareServers } from './read-checks.ts';
 import { runWrk, type LoadResult } from './wrk.ts';
 import { cpuSeconds } from './process-cpu.ts';
-import { descendants } from './process-tree.ts';
+import { cleanUpAtExit } from './process-tree.ts';
 import { median } from './stats.ts';
 
 const help = `Usage: node scripts/bench/replicas.ts [--versions N] [--publishes N] [--interval S] [--seconds N] [--connections N]
@@ -53,17 +53,7 @@ const SECRET = 'bench-webhook-secret';
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'gren-bench-replicas-'));
 fs.chmodSync(work, 0o755);
 // Whatever happens, no process of the run outlives it, nor its folder.
-process.on('exit', () => {
-  for (const pid of descendants(process.pid)) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // Gone already.
-    }
-  }
-  fs.rmSync(work, { recursive: true, force: true });
-});
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => process.exit(130));
+cleanUpAtExit(() => fs.rmSync(work, { recursive: true, force: true }));
 
 type Server = { url: string; child: ChildProcess; output: string[] };
 

@@ -21,3 +21,18 @@ export function table(header: string[], rows: Array<Array<string | number>>): vo
     if (n === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   }
 }
+
+/** A count with thousands separators: 10,000. */
+export const count = (n: number): string => n.toLocaleString('en-US');
+
+/** A size in bytes, in the largest binary unit that keeps it at 1 or more: 812 B, 14.2 MiB. */
+export function size(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${value} B` : `${value.toFixed(value < 10 ? 2 : 1)} ${units[unit]}`;
+}
