@@ -4,6 +4,7 @@ import readline from 'node:readline';
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { BEFORE_FILES } from './before-modules.ts';
+import { HELD_PADDING } from './held-bundles.ts';
 import { treeOfMain, type Acknowledged, type Durability, type RegistryBuild, type RoundTokens } from './registry-build.ts';
 import type { Workload } from './publish-workloads.ts';
 
@@ -47,8 +48,8 @@ function extractBuild(commit: string): string {
 }
 
 /** Fills `dir` with the earlier build's own code (before-fill.ts, in a child process). */
-async function fill(root: string, dir: string, workload: Workload, versions: number): Promise<void> {
-  execFileSync(process.execPath, [script('before-fill.ts'), root, dir, workload.key, String(versions)], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'inherit'] });
+async function fill(root: string, dir: string, workload: Workload, versions: number, padding = HELD_PADDING): Promise<void> {
+  execFileSync(process.execPath, [script('before-fill.ts'), root, dir, workload.key, String(versions), String(padding)], { cwd: repoRoot, stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
 /** Tokens minted by the earlier build's admin tools in a child process (before-access.ts), which revokes them when its stdin closes. */
@@ -99,7 +100,7 @@ export function beforeBuild(rev: string): BeforeBuild {
     root,
     env: {},
     logsTimings: false,
-    fill: (dir, workload, versions) => fill(root, dir, workload, versions),
+    fill: (dir, workload, versions, padding) => fill(root, dir, workload, versions, padding),
     tokens: (dir, authors) => tokens(root, dir, authors),
     durable,
     wholeMeans: 'bundle.pkg.gz and gren.json on main',

@@ -2,11 +2,12 @@
 // Fills a data folder for an earlier build of the registry with that build's own code, in the
 // layout it reads: every file of a version (bundle.pkg.gz, gren.json) and each package's
 // index.json in `main`'s tree, fifty packages a commit, then packed; a publishing identity for
-// every author. Run by the publish benchmark as a child process:
-//   node scripts/bench/before-fill.ts BUILD_FOLDER DATA_FOLDER WORKLOAD VERSIONS
+// every author (PADDING: about how many bytes each bundle weighs). Run by the publish and clone
+// benchmarks as a child process:
+//   node scripts/bench/before-fill.ts BUILD_FOLDER DATA_FOLDER WORKLOAD VERSIONS [PADDING]
 import { loadBeforeModules, type BeforeModules } from './before-modules.ts';
 import { entryOf, inBatches, readBundle, type FillPackage } from './fill.ts';
-import { heldBundles } from './held-bundles.ts';
+import { heldBundles, HELD_PADDING } from './held-bundles.ts';
 import { WORKLOADS } from './publish-workloads.ts';
 import { addIdentities, PUBLIC_URL } from './registry-build.ts';
 
@@ -43,13 +44,14 @@ async function fill(old: BeforeModules, dir: string, packages: Iterable<FillPack
   }
 }
 
-const [root, dir, workloadKey, versionsText] = process.argv.slice(2);
+const [root, dir, workloadKey, versionsText, paddingText] = process.argv.slice(2);
 const workload = WORKLOADS.find((w) => w.key === workloadKey);
 const versions = Number(versionsText);
-if (!root || !dir || !workload || !(versions >= 1)) {
-  process.stderr.write('Usage: node scripts/bench/before-fill.ts BUILD_FOLDER DATA_FOLDER WORKLOAD VERSIONS\n');
+const padding = paddingText === undefined ? HELD_PADDING : Number(paddingText);
+if (!root || !dir || !workload || !(versions >= 1) || !(padding >= 0)) {
+  process.stderr.write('Usage: node scripts/bench/before-fill.ts BUILD_FOLDER DATA_FOLDER WORKLOAD VERSIONS [PADDING]\n');
   process.exit(2);
 }
 const old = await loadBeforeModules(root);
-await fill(old, dir, heldBundles(workload, versions));
+await fill(old, dir, heldBundles(workload, versions, padding));
 addIdentities(old.openAccounts({ file: old.dataPaths(dir).accounts, clock: old.systemClock, log: old.quietLogger() }), workload.held(versions).map((p) => p.author));

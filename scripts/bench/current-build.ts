@@ -16,11 +16,11 @@ const log = quietLogger();
 
 /**
  * A data folder holding what `workload` holds at `versions` versions, filled through the index
- * repository (see fill.ts; ~1.5 KB bundles) and packed, with a publishing identity for every
+ * repository (see fill.ts; ~1.5 KB bundles unless `padding` says) and packed, with a publishing identity for every
  * author, ADMIN its admin. Each round works on a copy of it.
  */
-async function fill(dir: string, workload: Workload, versions: number): Promise<void> {
-  await fillPackages(loadConfig({ REGISTRY_DATA: dir, REGISTRY_URL: PUBLIC_URL }), heldBundles(workload, versions));
+async function fill(dir: string, workload: Workload, versions: number, padding?: number): Promise<void> {
+  await fillPackages(loadConfig({ REGISTRY_DATA: dir, REGISTRY_URL: PUBLIC_URL }), heldBundles(workload, versions, padding));
   addIdentities(openAccounts({ file: dataPaths(dir).accounts, clock: systemClock, log }), workload.held(versions).map((p) => p.author));
 }
 

@@ -9,9 +9,9 @@ import { preparedPublisher, standardRuns, type Counts, type Publisher, type Roun
 import { readsUnderLoad, type ReadsResult } from './reads-under-load.ts';
 import { timingCollector, type TimingLine } from './publish-timings.ts';
 import { freePort } from '../../test/helpers/registry.ts';
-import { killNow, spawnServer, waitUntilAnswering } from './server-process.ts';
+import { killNow, waitUntilAnswering } from './server-process.ts';
 import { copyFolder } from './copy-folder.ts';
-import { PUBLIC_URL, type Acknowledged, type Durability, type RegistryBuild, type RoundTokens } from './registry-build.ts';
+import { spawnBuild, type Acknowledged, type Durability, type RegistryBuild, type RoundTokens } from './registry-build.ts';
 
 /** The most publishes each client of the reads run makes. */
 const READS_EACH_MAX = 1000;
@@ -109,8 +109,7 @@ export async function grenRound(build: RegistryBuild, template: string, options:
   const acknowledged: Acknowledged[] = [];
   const lines: TimingLine[] = [];
   const timings = options.timings && build.logsTimings;
-  const env = { REGISTRY_DATA: dir, PORT: String(port), HOST: '127.0.0.1', REGISTRY_URL: PUBLIC_URL, ...build.env, ...(timings ? { LOG_TIMINGS: '1' } : {}) };
-  const server = spawnServer(process.execPath, ['scripts/start.ts'], { cwd: build.root, env, ...(timings ? { onLine: timingCollector(lines) } : {}) });
+  const server = spawnBuild(build, dir, port, timings ? { env: { LOG_TIMINGS: '1' }, onLine: timingCollector(lines) } : {});
   let runs: RoundRuns;
   let late = 0;
   let reads: ReadsResult | null = null;

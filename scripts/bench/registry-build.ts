@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import type { RunName, Workload } from './publish-workloads.ts';
+import { spawnServer, type ServerProcess } from './server-process.ts';
 
 /** The public address the registry names in its index; the same for every round, so that no round starts with a commit of its own. */
 export const PUBLIC_URL = 'http://registry.bench.example';
@@ -16,8 +17,8 @@ export type Durability = { acknowledged: number; whole: number };
 export type RoundTokens = { tokenFor(author: string): string; close(): Promise<void> };
 
 /**
- * A build of the Gren registry the publish benchmark measures: the code it runs from, how a
- * data folder holding a workload is filled in the layout that code reads, how its publish
+ * A build of the Gren registry the publish and clone benchmarks measure: the code it runs from,
+ * how a data folder holding a workload is filled in the layout that code reads, how its publish
  * tokens are minted, and what `git` must find for an acknowledged publish to count as whole.
  * Each build is started as `node scripts/start.ts` from its own `root`, over the same HTTP API.
  */
@@ -32,8 +33,8 @@ export type RegistryBuild = {
   env: Record<string, string>;
   /** Whether it logs `publish_timings` lines under LOG_TIMINGS=1. */
   logsTimings: boolean;
-  /** Fills `dir` with what `workload` holds at `versions` versions, with a publishing identity for every author, ADMIN its admin. */
-  fill(dir: string, workload: Workload, versions: number): Promise<void>;
+  /** Fills `dir` with what `workload` holds at `versions` versions (bundles of about `padding` bytes; HELD_PADDING unless told), with a publishing identity for every author, ADMIN its admin. */
+  fill(dir: string, workload: Workload, versions: number, padding?: number): Promise<void>;
   /** Mints a publish token for each of `authors` in the data folder `dir`. */
   tokens(dir: string, authors: string[]): Promise<RoundTokens>;
   /** After a SIGKILL: how many of the acknowledged publishes are whole in the data folder `dir`. */
@@ -58,4 +59,14 @@ export function addIdentities(accounts: TemplateAccounts, authors: Iterable<stri
   } finally {
     accounts.close();
   }
+}
+
+/**
+ * Starts `build` as `npm start` runs it, `node scripts/start.ts` from its own folder, on the data
+ * folder `dir` at 127.0.0.1:`port`, naming PUBLIC_URL; `env` adds to the build's environment,
+ * `onLine` receives each line of its log. Does not wait for it to answer.
+ */
+export function spawnBuild(build: RegistryBuild, dir: string, port: number, options: { env?: Record<string, string>; onLine?: (line: string) => void } = {}): ServerProcess {
+  const env = { REGISTRY_DATA: dir, PORT: String(port), HOST: '127.0.0.1', REGISTRY_URL: PUBLIC_URL, ...build.env, ...options.env };
+  return spawnServer(process.execPath, ['scripts/start.ts'], { cwd: build.root, env, ...(options.onLine ? { onLine: options.onLine } : {}) });
 }
