@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type Koa from 'koa';
 import type { Logger } from './log.ts';
 import type { MetricsListener, ServerLimits } from './config.ts';
-import { createHttpServer, type HttpServer } from './http-server.ts';
+import { createHttpServer, type HandedOff, type HttpServer } from './http-server.ts';
 import type { Metrics } from './metrics.ts';
 import { listenMetrics, type MetricsServer } from './metrics-server.ts';
 
@@ -34,6 +34,8 @@ export type AppServerParts = {
   listening: Record<string, unknown>;
   /** Runs first when closing, before the connections are: to release what holds requests open. */
   beforeShutdown?: () => void;
+  /** Connections handed to another process (Git's): closing waits for them as for its own, within the grace period. */
+  handedOff?: HandedOff;
   /** Closes the state the app uses, in order, once no handler runs. */
   closers: Array<() => Promise<void> | void>;
 };
@@ -61,7 +63,7 @@ export function serveApp(parts: AppServerParts): AppServer {
       closing ??= (async () => {
         await metricsServer?.close();
         parts.beforeShutdown?.();
-        if (http) await http.shutdown();
+        if (http) await http.shutdown(parts.handedOff);
         // A handler whose connection the shutdown cut finishes (and logs its request as aborted) before the state closes.
         await Promise.race([Promise.allSettled([...running]), new Promise((resolve) => setTimeout(resolve, HANDLERS_SETTLE_MS).unref())]);
         for (const close of parts.closers) await close();

@@ -29,6 +29,7 @@ import { packageRoutes } from './routes/packages.ts';
 import { privateRoutes } from './routes/private.ts';
 import { staticIndex, type IndexFiles } from './static-index.ts';
 import { gitHttp, registryRepositories } from './git-http.ts';
+import { answerCutShort } from './git-connection.ts';
 
 /** Every dependency of the gateway, passed in by name (see registry.ts for the real ones). */
 export type AppDeps = {
@@ -57,6 +58,9 @@ export type AppDeps = {
  * timeout closed it): nobody reads an answer any more, and nothing failed on our side.
  */
 function clientGone(ctx: Koa.Context): boolean {
+  // A connection handed to the Git spawner is gone from here, not from its client: the answer's end says.
+  const cutShort = answerCutShort(ctx);
+  if (cutShort !== null) return cutShort;
   if (ctx.res.writableEnded) return false;
   const socket = ctx.res.socket ?? (ctx.req.socket as typeof ctx.req.socket | null);
   return ctx.res.destroyed || socket === null || socket.destroyed || !socket.writable;

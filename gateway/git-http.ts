@@ -1,13 +1,13 @@
 import type Koa from 'koa';
-import { finished } from 'node:stream/promises';
 import type { AppDeps } from './app.ts';
 import { ApiError, fail, limited } from './errors.ts';
 import { principalFromHeader } from './authenticate.ts';
 import { clientOf } from './client-address.ts';
 import { includes } from './permissions.ts';
 import { GIT_PREFIXES, gitRoute, type GitRepository } from './git-route.ts';
-import { GitBusyError, GitStoppedError, type GitProcesses } from '../index-repo/git-processes.ts';
-import { uploadPack, type UploadPackRequest, type UploadPackResponse } from '../index-repo/upload-pack.ts';
+import { answeredWith, checkBodySize, isHandedOff, takeGitConnection } from './git-connection.ts';
+import { GitBusyError, GitStoppedError, type GitEnd, type GitProcesses } from '../index-repo/git-processes.ts';
+import { uploadPack, type UploadPackRequest } from '../index-repo/upload-pack.ts';
 
 type Service = UploadPackRequest['service'];
 
@@ -25,12 +25,16 @@ export type GitHttpDeps = { git: GitProcesses; resolve: ResolveRepository };
 
 const BASIC_CHALLENGE = { 'WWW-Authenticate': 'Basic realm="Gren registry"' };
 
+/** What the client gets when Git answers nothing at all (it failed before its headers): the catalog's 500. */
+const FAILURE = { status: 500, type: 'application/json; charset=utf-8', body: JSON.stringify(fail('internal').body) };
+
 /**
  * Git's smart HTTP protocol, fetching only, served by Git itself (index-repo/upload-pack.ts):
  * `/index.git/...`, the public index whole, and `/git/[gren-<v>/]<author>/<name>.git/...`, one
  * package's tags (and, with `gren-<v>`, only the versions that compiler can use). Each request
- * is a short list of steps: read the URL, check the service, resolve the repository (and for a
- * private package, who asks), hand the request to Git.
+ * is a short list of steps: read the URL, check the service and the body's size, resolve the
+ * repository (and for a private package, who asks), hand the request to Git, which answers on
+ * the client's connection from the spawner process.
  */
 export function gitHttp(deps: GitHttpDeps): Koa.Middleware {
   return async (ctx, next) => {
@@ -38,6 +42,7 @@ export function gitHttp(deps: GitHttpDeps): Koa.Middleware {
     const route = gitRoute(ctx.path);
     if (!route) throw notFound();
     const service = serviceOf(ctx, route.file);
+    checkBodySize(ctx);
     const target = deps.resolve(ctx, route.repository);
     await serve(deps.git, ctx, target, service);
   };
@@ -111,24 +116,29 @@ function allowPrivate(deps: AppDeps, ctx: Koa.Context, fullName: string): void {
   if (!includes(deps.permissions.roleIn(principal, author), 'download')) throw notFound();
 }
 
-/** Hands the request to Git and streams its answer; ends when the answer is sent or given up. */
+/**
+ * Hands the request to Git once a process is granted: its connection goes to the spawner, which
+ * answers on it; resolves when that answer has ended, with its status (or the client's leaving)
+ * for the request log. Refusals before that (a full queue, a wait past the time limit, a body too
+ * large) are answered here as catalog errors.
+ */
 async function serve(git: GitProcesses, ctx: Koa.Context, target: GitTarget, service: Service): Promise<void> {
   const hangUp = new AbortController();
   ctx.res.once('close', () => {
-    if (!ctx.res.writableFinished) hangUp.abort();
+    if (!ctx.res.writableFinished && !isHandedOff(ctx)) hangUp.abort();
   });
-  let response: UploadPackResponse;
+  let end: GitEnd;
   try {
-    response = await uploadPack(git, {
+    end = await uploadPack(git, {
       ...target,
       protocol: target.protocolV2 ? ctx.get('git-protocol') || null : null,
       service,
       contentType: ctx.get('content-type') || null,
-      contentLength: ctx.get('content-length') || null,
       contentEncoding: ctx.get('content-encoding') || null,
-      body: ctx.req,
       signal: hangUp.signal,
       label: { ...target.label, service },
+      connect: (signal) => takeGitConnection(ctx, signal),
+      failure: FAILURE,
     });
   } catch (err) {
     if (err instanceof GitBusyError) throw limited('unavailable', 'git_queue', 'Too many Git requests at once; try again in a moment.', { 'Retry-After': String(err.retryAfterSeconds) });
@@ -136,31 +146,11 @@ async function serve(git: GitProcesses, ctx: Koa.Context, target: GitTarget, ser
     if (err instanceof GitStoppedError) return hungUp(ctx);
     throw err;
   }
-  await stream(ctx, response);
+  answeredWith(ctx, end);
 }
 
 /** The client left before an answer: nothing to send; the log says 499, as nginx's does. */
 function hungUp(ctx: Koa.Context): void {
   ctx.respond = false;
   ctx.status = 499;
-}
-
-/**
- * Sends Git's status, headers and body. The answer ends when Git closes its output by itself
- * (after an error too: what it wrote, such as `ERR not our ref`, is for the client to read),
- * without waiting to hear of its exit; a process stopped midway (its time ran out) has its
- * connection destroyed, and then so is the client's, so that the client sees a broken
- * transfer rather than a short one. Resolves once the process has exited.
- */
-async function stream(ctx: Koa.Context, response: UploadPackResponse): Promise<void> {
-  ctx.respond = false;
-  const res = ctx.res;
-  res.writeHead(response.status, response.headers.flat());
-  res.flushHeaders();
-  response.body.pipe(res, { end: false });
-  const whole = await finished(response.body).then(() => true, () => false);
-  if (whole && !res.destroyed) res.end();
-  else res.destroy();
-  const end = await response.ended;
-  if (end.stopped === 'aborted') ctx.status = 499;
 }

@@ -2,14 +2,20 @@ import http from 'node:http';
 import type { ServerLimits } from './config.ts';
 import type { Logger } from './log.ts';
 
+/**
+ * Connections the server handed to another process to answer (Git's, to the spawner): no longer
+ * the server's, but a shutdown gives them the same grace as its own.
+ */
+export type HandedOff = { settled(): Promise<void>; stop(): void };
+
 export type HttpServer = {
   server: http.Server;
   /**
    * Stops accepting connections, closes idle ones at once and each busy one as soon as its
-   * request is answered; after the grace period, closes whatever is left. Resolves once
-   * every connection is closed.
+   * request is answered; after the grace period, closes whatever is left and stops what was
+   * handed off. Resolves once every connection is closed and every handed-off one settled.
    */
-  shutdown(): Promise<void>;
+  shutdown(handedOff?: HandedOff): Promise<void>;
 };
 
 /** How often Node checks the header and request timeouts of open connections. */
@@ -46,7 +52,7 @@ export function createHttpServer(limits: ServerLimits, log: Logger, handle: http
   logDrops(server, log, limits.maxConnections);
   return {
     server,
-    shutdown() {
+    shutdown(handedOff) {
       closing = true;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
@@ -54,8 +60,11 @@ export function createHttpServer(limits: ServerLimits, log: Logger, handle: http
       const deadline = setTimeout(() => {
         log.warn('connections_closed', { reason: 'shutdown grace period over', graceMs: limits.shutdownGraceMs });
         server.closeAllConnections();
+        handedOff?.stop();
       }, limits.shutdownGraceMs);
-      return closed.finally(() => {
+      // Once the server's own connections are closed, none can be handed off any more.
+      const settled = closed.then(() => handedOff?.settled());
+      return settled.finally(() => {
         clearInterval(sweep);
         clearTimeout(deadline);
       });

@@ -140,6 +140,8 @@ function withServer(deps: AppDeps, app: Koa, closers: Array<() => Promise<void> 
     listening: { url: deps.config.registryUrl },
     // Login fetches held open for the link would otherwise keep the server up to 30 s.
     beforeShutdown: () => deps.accounts.stopWaiting(),
+    // Git's answers, which the spawner writes on connections handed to it.
+    handedOff: { settled: () => deps.git.settled(), stop: () => deps.git.close() },
     closers,
   });
   return { deps, app, ...served };

@@ -1,7 +1,7 @@
-import type { Readable, Writable } from 'node:stream';
 import type { LogFields, Logger } from '../gateway/log.ts';
+import type { AnswerRequest } from './git-answer.ts';
 import { QueueFullError, SlotQueue } from './slot-queue.ts';
-import { createGitSpawner, killGroup } from './git-spawner.ts';
+import { createGitSpawner, type ConnectionHandle, type ServedRun } from './git-spawner.ts';
 
 export type GitProcessesOptions = {
   /** Git processes running at once; the rest wait in the queue. */
@@ -34,50 +34,68 @@ export class GitStoppedError extends Error {
   }
 }
 
-/** How a process ended; `stopped` when the registry killed it (the client hung up, or it ran out of time). */
-export type GitEnd = { code: number | null; signal: NodeJS.Signals | null; stopped: 'aborted' | 'timeout' | null };
+/**
+ * How a request's answer ended: its process's exit, the status sent (null: none), the bytes of
+ * the body sent, and `stopped` when it was cut short (its client left, its time ran out, or the
+ * registry closed).
+ */
+export type GitEnd = { code: number | null; signal: NodeJS.Signals | null; stopped: 'aborted' | 'timeout' | 'closed' | null; status: number | null; bytes: number };
 
-export type GitRun = {
-  stdin: Writable;
-  stdout: Readable;
-  ended: Promise<GitEnd>;
-  /** Kills the process group now (as for a client that hung up). */
-  kill(): void;
+/** The client's connection, taken from the HTTP server once a process is granted, and what the answer needs. */
+export type GitConnection = {
+  handle: ConnectionHandle;
+  /** The request body's bytes read so far. */
+  body: Uint8Array;
+  /** The bytes of the body still to arrive on the connection. */
+  remaining: number;
+  httpVersion: string;
 };
 
 export type GitCommand = {
   args: string[];
   env: Record<string, string>;
-  /** Aborted when the request is given up (its client hung up). */
+  /** Aborted when the client hangs up while the request is still the registry's (waiting, or its body being read). */
   signal: AbortSignal;
   /** Fields for the log lines about this process (the repository, the service). */
   label: LogFields;
+  /** Called once a process is granted: reads what the registry must of the request, then takes its connection. */
+  connect(signal: AbortSignal): Promise<GitConnection>;
+  /** The answer the client gets when Git answers nothing at all. */
+  failure: AnswerRequest['failure'];
 };
 
-/** Every Git process the registry spawns to serve a request, bounded in number, time and CPU priority. */
+/** Every Git process the registry has run to serve a request, bounded in number, time and CPU priority. */
 export interface GitProcesses {
-  start(command: GitCommand): Promise<GitRun>;
+  /**
+   * Serves one request: waits for a process (rejects with `GitBusyError` when the queue is full,
+   * `GitStoppedError` when the client leaves or the time runs out first), takes the connection
+   * (`connect`), and has the spawner answer on it. Resolves once the answer has ended.
+   */
+  serve(command: GitCommand): Promise<GitEnd>;
   counts(): { running: number; waiting: number };
-  /** Kills what still runs; later starts are refused. */
+  /** Resolves once no connection is in the spawner's hands (requests still waiting are the HTTP server's). */
+  settled(): Promise<void>;
+  /** Kills what still runs, and its connections; later requests are refused. */
   close(): void;
 }
 
 const STDERR_KEPT = 2000;
 
 /**
- * Runs `git` for requests: at most `processes` at once (a `SlotQueue`), each started by the
- * spawner process (git-spawner.ts: a fork there does not stall the registry's event loop) under
- * `nice`, in a process group of its own so that killing it kills what it spawned (upload-pack,
- * pack-objects), killed when its request is given up or its time runs out. Its stderr becomes
+ * Serves Git requests: at most `processes` at once (a `SlotQueue`), each answered by the spawner
+ * process (git-spawner.ts) on the client's own connection, with Git under `nice` in a process
+ * group of its own so that killing it kills what it spawned (upload-pack, pack-objects). The
+ * spawner kills it when its client leaves; this side, when its time runs out. Its stderr becomes
  * one log line when it fails.
  */
 export function createGitProcesses(options: GitProcessesOptions): GitProcesses {
   const queue = new SlotQueue({ slots: options.processes, length: options.queueLength });
   const spawner = createGitSpawner({ niceness: options.niceness });
-  const alive = new Set<number>();
+  let handedOff = 0;
+  const whenSettled: Array<() => void> = [];
   let closed = false;
 
-  const start = async (command: GitCommand): Promise<GitRun> => {
+  const serve = async (command: GitCommand): Promise<GitEnd> => {
     if (closed) throw new GitStoppedError('aborted');
     const deadline = AbortSignal.timeout(options.timeoutMs);
     const signal = AbortSignal.any([command.signal, deadline]);
@@ -90,43 +108,39 @@ export function createGitProcesses(options: GitProcessesOptions): GitProcesses {
       throw new GitStoppedError(stopReason());
     }
     const started = performance.now();
-    let spawned;
+    let run: ServedRun;
     try {
-      spawned = await spawner.spawn('git', command.args, { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...command.env }, signal);
+      const { handle, ...connection } = await command.connect(signal);
+      const env = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...command.env };
+      run = await spawner.serve({ file: 'git', args: command.args, env, ...connection, failure: command.failure }, handle);
     } catch (err) {
       release();
       throw signal.aborted ? new GitStoppedError(stopReason()) : err;
     }
-    const { pid, connection } = spawned;
-    alive.add(pid);
-    let stopped: GitEnd['stopped'] = null;
-    const kill = () => {
-      killGroup(pid);
-      connection.destroy();
+    handedOff++;
+    // The connection is the spawner's: only the time limit is still this side's to enforce.
+    let timedOut = false;
+    const onTimeout = () => {
+      timedOut = true;
+      run.stop();
     };
-    const stop = () => {
-      stopped = stopReason();
-      kill();
-    };
-    if (signal.aborted) stop();
-    else signal.addEventListener('abort', stop, { once: true });
-    const ended = spawned.ended.then(({ code, signal: exitSignal, stderr }) => {
-      signal.removeEventListener('abort', stop);
-      alive.delete(pid);
-      release();
-      const end: GitEnd = { code, signal: exitSignal, stopped };
-      report(options.log, command.label, end, stderr, performance.now() - started);
-      return end;
-    });
-    return { stdin: connection, stdout: connection, ended, kill };
+    if (deadline.aborted) onTimeout();
+    else deadline.addEventListener('abort', onTimeout, { once: true });
+    const answered = await run.ended;
+    deadline.removeEventListener('abort', onTimeout);
+    release();
+    if (--handedOff === 0) for (const resolve of whenSettled.splice(0)) resolve();
+    const end: GitEnd = { code: answered.code, signal: answered.signal, status: answered.status, bytes: answered.bytes, stopped: timedOut ? 'timeout' : answered.aborted ? 'aborted' : closed ? 'closed' : null };
+    report(options.log, command.label, end, answered.stderr, performance.now() - started);
+    return end;
   };
 
   return {
-    start,
+    serve,
     counts: () => ({ running: queue.running, waiting: queue.waiting }),
+    settled: () => (handedOff === 0 ? Promise.resolve() : new Promise((resolve) => whenSettled.push(resolve))),
     close() {
       closed = true;
-      for (const pid of alive) killGroup(pid);
       spawner.close();
     },
   };
@@ -136,7 +150,7 @@ export function createGitProcesses(options: GitProcessesOptions): GitProcesses {
 function report(log: Logger, label: LogFields, end: GitEnd, stderr: string, ms: number): void {
   const fields = { ...label, ms: Math.round(ms) };
   if (end.stopped) {
-    log.info('git_stopped', { ...fields, reason: end.stopped });
+    log.info('git_stopped', { ...fields, reason: end.stopped, bytes: end.bytes });
     return;
   }
   if (end.code === 0 && stderr.trim() === '') return;

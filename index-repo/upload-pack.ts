@@ -1,9 +1,6 @@
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import type { Readable } from 'node:stream';
 import type { LogFields } from '../gateway/log.ts';
-import { GitStoppedError, type GitEnd, type GitProcesses } from './git-processes.ts';
-import { readCgiHead } from './cgi-head.ts';
+import type { GitCommand, GitEnd, GitProcesses } from './git-processes.ts';
 
 /** One request of Git's smart HTTP protocol for fetching: the ref advertisement, or a fetch. */
 export type UploadPackRequest = {
@@ -18,17 +15,16 @@ export type UploadPackRequest = {
   /** `GET info/refs?service=git-upload-pack`, or `POST git-upload-pack`. */
   service: 'advertise' | 'upload-pack';
   contentType: string | null;
-  contentLength: string | null;
   /** `gzip` when the client compressed the request body (Git does for long negotiations). */
   contentEncoding: string | null;
-  body: Readable;
-  /** Aborted when the client hangs up: the process group is killed at once. */
+  /** Aborted when the client hangs up while the request waits for a process or sends its body. */
   signal: AbortSignal;
   label: LogFields;
+  /** Takes the client's connection and the body read so far, once a process is granted (see `GitCommand`). */
+  connect: GitCommand['connect'];
+  /** The answer when Git answers nothing. */
+  failure: GitCommand['failure'];
 };
-
-/** Git's answer: status and headers as `git http-backend` gave them, the body to stream, and the process's end. */
-export type UploadPackResponse = { status: number; headers: Array<[string, string]>; body: Readable; ended: Promise<GitEnd> };
 
 /**
  * Settings forced on every serving process, whatever the machine's Git configuration says:
@@ -58,8 +54,8 @@ function cgiEnvironment(request: UploadPackRequest): Record<string, string> {
   };
   if (request.namespace !== null) env['GIT_NAMESPACE'] = request.namespace;
   if (request.protocol !== null) env['GIT_PROTOCOL'] = request.protocol;
+  // CONTENT_LENGTH is the spawner's to set: it knows the body it feeds (git-answer.ts).
   if (request.contentType !== null) env['CONTENT_TYPE'] = request.contentType;
-  if (request.contentLength !== null) env['CONTENT_LENGTH'] = request.contentLength;
   if (request.contentEncoding !== null) env['HTTP_CONTENT_ENCODING'] = request.contentEncoding;
   const config = [...FORCED, ...request.hideRefs.map((ref): [string, string] => ['uploadpack.hideRefs', ref])];
   env['GIT_CONFIG_COUNT'] = String(config.length);
@@ -72,21 +68,12 @@ function cgiEnvironment(request: UploadPackRequest): Record<string, string> {
 
 /**
  * Serves one smart-HTTP fetch request with Git's own server side: `git http-backend` as a CGI
- * program (it reads the gzip'd bodies, speaks v0 and v2, frames the advertisement), in a
- * process of `processes`. Resolves once Git has sent its headers; rejects with `GitBusyError`
- * or `GitStoppedError` when no process could be given, or with an Error when Git answered
- * nothing (the process is then ended and logged).
+ * program (it reads the gzip'd bodies, speaks v0 and v2, frames the advertisement), answering on
+ * the client's connection from the spawner (git-processes.ts). Resolves once the answer has
+ * ended; rejects with `GitBusyError` or `GitStoppedError` when no process could be given, or with
+ * what `connect` threw.
  */
-export async function uploadPack(processes: GitProcesses, request: UploadPackRequest): Promise<UploadPackResponse> {
-  const run = await processes.start({ args: ['http-backend'], env: cgiEnvironment(request), signal: request.signal, label: request.label });
-  if (request.service === 'upload-pack') pipeline(request.body, run.stdin).catch(() => run.stdin.destroy());
-  else run.stdin.end();
-  try {
-    const head = await readCgiHead(run.stdout);
-    return { ...head, body: run.stdout, ended: run.ended };
-  } catch (err) {
-    run.kill();
-    const end = await run.ended;
-    throw end.stopped ? new GitStoppedError(end.stopped) : err;
-  }
+export function uploadPack(processes: GitProcesses, request: UploadPackRequest): Promise<GitEnd> {
+  const { signal, label, connect, failure } = request;
+  return processes.serve({ args: ['http-backend'], env: cgiEnvironment(request), signal, label, connect, failure });
 }

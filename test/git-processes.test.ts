@@ -1,85 +1,11 @@
-import test, { type ExecutionContext } from 'ava';
+import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
 import { bundle } from './helpers/bundle.ts';
-import { publisher, published } from './helpers/fixtures.ts';
-import { startRegistryWithMail, type MailRegistry } from './helpers/accounts.ts';
+import { published } from './helpers/fixtures.ts';
 import { tempDir } from './helpers/registry.ts';
-import { gitClient, hangingGitFetch } from './helpers/git.ts';
-import { descendants } from '../scripts/bench/process-tree.ts';
-
-/**
- * The Git processes serving this test's registry (its children): one `git http-backend` per
- * request, leading the process group of what it runs (upload-pack, pack-objects; a child
- * between its fork and its exec still reads as http-backend, but is no group's leader).
- */
-function servingProcesses(): Array<{ pid: number; nice: number | null }> {
-  const found: Array<{ pid: number; nice: number | null }> = [];
-  for (const pid of descendants(process.pid)) {
-    try {
-      const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-      // `nice -n 10 git http-backend` until nice execs git, in the same process.
-      if (!argv.includes('http-backend')) continue;
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[2]) !== pid) continue;
-      // Its nice value counts once git runs: `nice` itself lowers it just before its exec.
-      found.push({ pid, nice: argv[1] === 'http-backend' ? Number(fields[16]) : null });
-    } catch {
-      // Ended while being looked at.
-    }
-  }
-  return found;
-}
-
-/** Samples the serving processes every few milliseconds until stopped: the most alive at once, and every nice value seen. */
-function watchProcesses(): { stop(): { most: number; nice: Set<number> } } {
-  let most = 0;
-  const nice = new Set<number>();
-  const timer = setInterval(() => {
-    const alive = servingProcesses();
-    most = Math.max(most, alive.length);
-    for (const p of alive) if (p.nice !== null) nice.add(p.nice);
-  }, 3);
-  return {
-    stop() {
-      clearInterval(timer);
-      return { most, nice };
-    },
-  };
-}
-
-/** The registry's spawner processes (git-spawner-main.ts). */
-function spawners(): number[] {
-  return descendants(process.pid).filter((pid) => {
-    try {
-      return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('git-spawner-main.ts');
-    } catch {
-      return false;
-    }
-  });
-}
-
-async function waitUntil(t: ExecutionContext, what: string, condition: () => boolean, timeoutMs = 10_000): Promise<number> {
-  const started = performance.now();
-  while (!condition()) {
-    if (performance.now() - started > timeoutMs) t.fail(`${what}: not within ${timeoutMs} ms`);
-    if (performance.now() - started > timeoutMs) return timeoutMs;
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-  return performance.now() - started;
-}
-
-/** A fetch of the served package whose body never ends, holding a Git process. */
-const hangingFetch = (reg: MailRegistry) => hangingGitFetch(reg.url, '/git/acme/served.git');
-
-async function servingRegistry(t: ExecutionContext, env: Record<string, string>, padding = 0): Promise<{ reg: MailRegistry; token: string }> {
-  const reg = await startRegistryWithMail({ env });
-  t.teardown(() => reg.close());
-  const token = await publisher(reg, 'owner@example.com', ['acme']);
-  await published(reg.url, token, 'acme/served', '1.0.0', bundle({ name: 'acme/served', version: '1.0.0', padding }));
-  return { reg, token };
-}
+import { gitClient } from './helpers/git.ts';
+import { hangingFetch, servingProcesses, servingRegistry, spawners, waitUntil, watchProcesses } from './helpers/git-serving.ts';
 
 test.serial('a burst of clones beyond the limit all complete, never more processes than the limit, all at a lower priority', async (t) => {
   const { reg } = await servingRegistry(t, { GIT_PROCESSES: '2', GIT_QUEUE: '100' }, 200_000);
@@ -199,21 +125,4 @@ test.serial('a spawner process killed with SIGKILL is started again for the next
   t.is(run.code, 0, run.stderr);
   t.true(run.stdout.includes('refs/tags/1.0.0'));
   t.is(spawners().length, 1);
-});
-
-test.serial("a spawner whose socket was cleaned away is replaced, and the request served", async (t) => {
-  const { reg } = await servingRegistry(t, {});
-  const url = `${reg.url}/git/acme/served.git`;
-  t.is((await gitClient(['ls-remote', url])).code, 0);
-  const sockets = spawners().map((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[2] as string);
-  t.is(sockets.length, 1);
-  fs.rmSync(sockets[0] as string);
-  const run = await gitClient(['ls-remote', '--tags', url]);
-  t.is(run.code, 0, run.stderr);
-  t.true(run.stdout.includes('refs/tags/1.0.0'));
-  // Closing the registry leaves no socket folder behind.
-  const [replaced] = spawners().map((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[2] as string);
-  t.true(fs.existsSync(replaced as string));
-  await reg.close();
-  t.false(fs.existsSync(path.dirname(replaced as string)));
 });

@@ -79,6 +79,7 @@ export async function openReplica(config: ReplicaConfig, overrides: ReplicaOverr
       app,
       fastPath: indexFastPath({ indexFiles, log, metrics }),
       listening: { primary: config.primaryUrl, source: redactUrl(config.source) },
+      handedOff: { settled: () => git.settled(), stop: () => git.close() },
       closers,
     });
     return { ...served, follower, paths };

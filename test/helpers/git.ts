@@ -86,11 +86,12 @@ export function remoteRefs(output: string): Map<string, string> {
 
 /**
  * A fetch from the repository at `repoPath` (`/index.git`, `/git/acme/pkg.git`) whose body never
- * ends: its Git process waits for the rest, holding its slot. Answers the request and its
- * response once there is one; destroy the request to end it.
+ * ends: it declares more bytes than it sends, so that its Git process, once started, waits for
+ * the rest, holding its slot. Answers the request and its response once there is one (Git's
+ * headers come before it reads the body); destroy the request to end it.
  */
 export function hangingGitFetch(baseUrl: string, repoPath: string): { request: http.ClientRequest; response: Promise<http.IncomingMessage>; closed: Promise<void> } {
-  const request = http.request(`${baseUrl}${repoPath}/git-upload-pack`, { method: 'POST', headers: { 'content-type': 'application/x-git-upload-pack-request' } });
+  const request = http.request(`${baseUrl}${repoPath}/git-upload-pack`, { method: 'POST', headers: { 'content-type': 'application/x-git-upload-pack-request', 'content-length': '100000' } });
   const response = new Promise<http.IncomingMessage>((resolve) => request.once('response', resolve));
   const closed = new Promise<void>((resolve) => request.once('close', () => resolve()));
   request.on('error', () => {});

@@ -1,0 +1,109 @@
+import type { IncomingMessage } from 'node:http';
+import type Koa from 'koa';
+import { fail } from './errors.ts';
+import { GitStoppedError, type GitConnection, type GitEnd } from '../index-repo/git-processes.ts';
+
+/**
+ * The most a Git request body may weigh: `git http-backend`'s own bound (`http.maxRequestBuffer`,
+ * 10 MiB), past which it refuses the request itself. Git sends a body this large (chunked, not
+ * compressed) only for a negotiation of about 200,000 refs.
+ */
+export const GIT_BODY_LIMIT = 10 * 1024 * 1024;
+
+/** A TCP connection's handle in Node's `net.Socket` (`_handle`), as far as the handover uses it. */
+type TcpHandle = { readStop(): number; close(): void };
+type WithHandle = { _handle: TcpHandle | null };
+
+/** What the request log reads of a request whose connection was handed over: whether its answer was cut short (its client left, its time ran out). */
+type HandedOff = { cutShort: boolean };
+
+/** Refuses, before any work, a body larger than Git would take: `413 too_large`. */
+export function checkBodySize(ctx: Koa.Context): void {
+  if (Number(ctx.get('content-length') || 0) > GIT_BODY_LIMIT) throw tooLarge();
+}
+
+const tooLarge = () => fail('too_large', `A Git request body is at most ${GIT_BODY_LIMIT / 1024 / 1024} MiB.`);
+
+/**
+ * Takes a Git request's connection from Node's HTTP server, for the spawner to answer on: a
+ * chunked body is read whole first (at most `GIT_BODY_LIMIT`); a body of declared length goes
+ * with the bytes read so far, the rest to be read by the spawner off the connection. Then, in
+ * one turn of the event loop: nothing more is read from the connection here, the body's bytes
+ * buffered in the request are taken, and the socket lets go of its handle and is destroyed, so
+ * that the HTTP server frees the connection (its parser, its count, its timeouts) as a closed
+ * one, and Koa answers nothing (`ctx.respond = false`). The handle itself stays open until it is
+ * sent.
+ */
+export async function takeGitConnection(ctx: Koa.Context, signal: AbortSignal): Promise<GitConnection> {
+  const req = ctx.req;
+  const whole = req.headers['transfer-encoding'] === undefined ? null : await readWhole(req, signal);
+  const socket = req.socket as IncomingMessage['socket'] & WithHandle;
+  const handle = socket._handle;
+  if (handle === null || socket.destroyed) throw new GitStoppedError('aborted');
+  handle.readStop();
+  socket._handle = null;
+  const buffered = readBuffered(req);
+  const handedOff: HandedOff = { cutShort: false };
+  ctx.state.handedOff = handedOff;
+  ctx.respond = false;
+  socket.destroy();
+  const declared = Number(req.headers['content-length'] ?? 0);
+  return { handle, body: whole ?? buffered, remaining: whole ? 0 : Math.max(0, declared - buffered.length), httpVersion: req.httpVersion };
+}
+
+/** Whether this request's connection was handed over (then its log line waits for the answer's end). */
+export function isHandedOff(ctx: Koa.Context): boolean {
+  return ctx.state.handedOff !== undefined;
+}
+
+/**
+ * For the request log, whether the answer on a handed-over connection was cut short (its client
+ * left, or it was stopped: `request_aborted`, as for a client gone here); null for a request
+ * answered here.
+ */
+export function answerCutShort(ctx: Koa.Context): boolean | null {
+  return isHandedOff(ctx) ? (ctx.state.handedOff as HandedOff).cutShort : null;
+}
+
+/** Records how the spawner's answer ended: its status for the request log and metrics, or that it was cut short. */
+export function answeredWith(ctx: Koa.Context, end: GitEnd): void {
+  (ctx.state.handedOff as HandedOff).cutShort = end.stopped !== null;
+  // Nothing sent (the spawner died first): the request failed on our side.
+  ctx.status = end.status ?? 500;
+}
+
+/** The body's bytes the HTTP server has parsed into the request and nobody has read. */
+function readBuffered(req: IncomingMessage): Buffer {
+  const chunks: Buffer[] = [];
+  for (let chunk = req.read() as Buffer | null; chunk !== null; chunk = req.read() as Buffer | null) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
+
+/** A chunked body, whole; `413 too_large` past `GIT_BODY_LIMIT`; rejects when `signal` aborts first. */
+function readWhole(req: IncomingMessage, signal: AbortSignal): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const settle = (err: unknown) => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', settle);
+      signal.removeEventListener('abort', onAbort);
+      req.pause();
+      if (err) reject(err);
+      else resolve(Buffer.concat(chunks, size));
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > GIT_BODY_LIMIT) settle(tooLarge());
+      else chunks.push(chunk);
+    };
+    const onEnd = () => settle(null);
+    const onAbort = () => settle(signal.reason);
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('error', settle);
+  });
+}
