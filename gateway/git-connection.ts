@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import type Koa from 'koa';
 import { fail } from './errors.ts';
@@ -37,6 +38,7 @@ const tooLarge = () => fail('too_large', `A Git request body is at most ${GIT_BO
 export async function takeGitConnection(ctx: Koa.Context, signal: AbortSignal): Promise<GitConnection> {
   const req = ctx.req;
   const whole = req.headers['transfer-encoding'] === undefined ? null : await readWhole(req, signal);
+  await answersBeforeSent(ctx, signal);
   const socket = req.socket as IncomingMessage['socket'] & WithHandle;
   const handle = socket._handle;
   if (handle === null || socket.destroyed) throw new GitStoppedError('aborted');
@@ -70,6 +72,16 @@ export function answeredWith(ctx: Koa.Context, end: GitEnd): void {
   (ctx.state.handedOff as HandedOff).cutShort = end.stopped !== null;
   // Nothing sent (the spawner died first): the request failed on our side.
   ctx.status = end.status ?? 500;
+}
+
+/**
+ * Waits until the answers to the requests before this one on its connection (pipelined) are
+ * written: the connection is this request's, and nothing of theirs is left to send.
+ */
+async function answersBeforeSent(ctx: Koa.Context, signal: AbortSignal): Promise<void> {
+  if (!ctx.res.socket) await once(ctx.res, 'socket', { signal });
+  const socket = ctx.res.socket as IncomingMessage['socket'];
+  if (socket.writableLength > 0) await once(socket, 'drain', { signal });
 }
 
 /** The body's bytes the HTTP server has parsed into the request and nobody has read. */

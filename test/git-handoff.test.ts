@@ -24,11 +24,15 @@ async function servedCommit(reg: MailRegistry): Promise<string> {
   return remoteRefs(listed.stdout).get('refs/tags/1.0.0') as string;
 }
 
-/** Sends `bytes` on a new connection and answers everything received until the server closes it. */
-function exchange(url: string, bytes: string | Buffer): Promise<Buffer> {
+/** Sends `bytes` on a new connection and answers everything received until the server closes it (read from `readAfterMs` on). */
+function exchange(url: string, bytes: string | Buffer, readAfterMs = 0): Promise<Buffer> {
   const { hostname, port } = new URL(url);
   return new Promise((resolve, reject) => {
     const socket = net.connect(Number(port), hostname, () => socket.write(bytes));
+    if (readAfterMs > 0) {
+      socket.pause();
+      setTimeout(() => socket.resume(), readAfterMs);
+    }
     const chunks: Buffer[] = [];
     socket.on('data', (chunk: Buffer) => chunks.push(chunk));
     socket.on('error', reject);
@@ -199,6 +203,27 @@ test.serial('pipelined requests: the Git answer is whole and gets exactly its bo
   const advertised = head(await exchange(reg.url, `GET ${served}/info/refs?service=git-upload-pack HTTP/1.1\r\nHost: x\r\n\r\n${next}`));
   t.is(advertised.status, 'HTTP/1.1 200 OK');
   t.true(dechunk(advertised.body).data.includes('refs/tags/1.0.0'));
+  noErrors(t, reg);
+});
+
+test.serial('a Git request pipelined behind another waits for that answer to be sent whole before its connection is handed over', async (t) => {
+  // More than the kernel's buffers hold for a client that reads nothing (about 4 MB here).
+  const { reg } = await servingRegistry(t, {}, 6_000_000);
+  const bundlePath = '/index/packages/acme/served/1.0.0/bundle.pkg.gz';
+  const bundle = Buffer.from(await (await fetch(`${reg.url}${bundlePath}`)).arrayBuffer());
+  t.true(bundle.length > 6_000_000);
+  // The client reads nothing for a while: the bundle cannot all be sent before the Git request is routed.
+  const answers = await exchange(reg.url, `GET ${bundlePath} HTTP/1.1\r\nHost: x\r\n\r\nGET ${served}/info/refs?service=git-upload-pack HTTP/1.1\r\nHost: x\r\n\r\n`, 500);
+  const first = head(answers);
+  t.is(first.status, 'HTTP/1.1 200 OK');
+  const length = Number(first.headers.get('content-length'));
+  t.true(first.body.subarray(0, length).equals(bundle), 'the bundle arrives whole');
+  const second = head(first.body.subarray(length));
+  t.is(second.status, 'HTTP/1.1 200 OK');
+  t.is(second.headers.get('connection'), 'close');
+  const { data, whole } = dechunk(second.body);
+  t.true(whole);
+  t.true(data.includes('refs/tags/1.0.0'));
   noErrors(t, reg);
 });
 
