@@ -1,7 +1,6 @@
 import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
-import crypto from 'node:crypto';
 import zlib from 'node:zlib';
 import { openIndexRepo, type LocalIndexRepo } from '../index-repo/open-index-repo.ts';
 import { memoryLogger } from '../gateway/log.ts';
@@ -9,7 +8,7 @@ import { dataPaths } from '../gateway/registry.ts';
 import { encodeIndex, packagePaths, type VersionEntry, type VersionIndex } from '../gateway/packages/version-index.ts';
 import { modulePath } from '../gateway/packages/source-tree.ts';
 import { blobId } from '../index-repo/git-object.ts';
-import { bundle, fixturesDir } from './helpers/bundle.ts';
+import { bundle, fixturesDir, versionEntryOf } from './helpers/bundle.ts';
 import { tempDir } from './helpers/registry.ts';
 import { startRegistryWithMail, expectJson } from './helpers/accounts.ts';
 import { publisher, published } from './helpers/fixtures.ts';
@@ -40,16 +39,7 @@ class OldLayout {
     const paths = packagePaths(name);
     const published = new Date((this.time += 60_000)).toISOString();
     const outline = outlineOf(bytes);
-    const entry: VersionEntry = {
-      version,
-      'gren-version': String(outline['gren-version']),
-      platform: String(outline.platform),
-      dependencies: outline.dependencies as Record<string, string>,
-      sha256: crypto.createHash('sha256').update(bytes).digest('hex'),
-      size: bytes.length,
-      published,
-      revoked: null,
-    };
+    const entry = versionEntryOf(version, bytes, outline, published);
     const index = { name, versions: [...(this.indexes.get(name)?.versions ?? []), entry] };
     this.indexes.set(name, index);
     await this.repo.update(() => ({

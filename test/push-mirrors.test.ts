@@ -153,13 +153,19 @@ test('an HTTP mirror that is down for a while catches up when its host is back',
   t.pass();
 });
 
-test('changes made while the registry was stopped with its mirror away reach the mirror after a restart', async (t) => {
+/** A registry on a data folder of its own, pushing to an empty path mirror, stopped by the test itself; once the mirror equals it. */
+async function firstRunWithMirror() {
   const home = tempDir('gren-mirror-');
   const mirror = await bareRepo(path.join(home, 'index.git'));
   const dataDir = tempDir();
   const first = await startRegistryWithMail({ env: { MIRROR_URLS: mirror }, dataDir, overrides: { mirrors: quickMirrors } });
   const source = first.registry.deps.index.gitDir;
   await mirrorEqual(source, mirror);
+  return { home, mirror, dataDir, first, source };
+}
+
+test('changes made while the registry was stopped with its mirror away reach the mirror after a restart', async (t) => {
+  const { home, mirror, dataDir, first, source } = await firstRunWithMirror();
   fs.renameSync(mirror, path.join(home, 'away.git'));
   const token = await publisher(first, 'robin@example.com', ['acme']);
   // 52 content refs: more than a sync sets one by one, so they go as one wildcard refspec.
@@ -176,12 +182,7 @@ test('changes made while the registry was stopped with its mirror away reach the
 });
 
 test('a mirror with a commit of its own on main and a ref of its own is reported and left alone; MIRROR_FORCE overwrites it', async (t) => {
-  const home = tempDir('gren-mirror-');
-  const mirror = await bareRepo(path.join(home, 'index.git'));
-  const dataDir = tempDir();
-  const first = await startRegistryWithMail({ env: { MIRROR_URLS: mirror }, dataDir, overrides: { mirrors: quickMirrors } });
-  const source = first.registry.deps.index.gitDir;
-  await mirrorEqual(source, mirror);
+  const { home, mirror, dataDir, first, source } = await firstRunWithMirror();
   // Someone commits on the mirror's main, and adds a ref in a package namespace.
   const work = path.join(home, 'work');
   await gitCmd(['clone', '--quiet', '--branch', 'main', mirror, work]);

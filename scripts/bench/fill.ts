@@ -1,4 +1,3 @@
-import crypto from 'node:crypto';
 import zlib from 'node:zlib';
 import { systemClock } from '../../gateway/clock.ts';
 import type { Config } from '../../gateway/config.ts';
@@ -8,6 +7,7 @@ import { versionChanges } from '../../gateway/packages/publish.ts';
 import { encodeIndex, packagePaths, type VersionEntry } from '../../gateway/packages/version-index.ts';
 import type { FileChange, RefChange } from '../../index-repo/types.ts';
 import { quietLogger } from '../admin/ops-cli.ts';
+import { versionEntryOf } from '../../test/helpers/bundle.ts';
 
 /** A package to fill: its name, and the bundle of each of its versions. */
 export type FillPackage = { name: string; versions: Array<{ version: string; bytes: Buffer }> };
@@ -22,16 +22,7 @@ export function readBundle(bytes: Buffer): ReadBundle {
 
 /** The index.json entry of one version, as a publish writes it. */
 export function entryOf(version: string, { outline, bytes }: ReadBundle, published: string): VersionEntry {
-  return {
-    version,
-    'gren-version': String(outline['gren-version']),
-    platform: String(outline.platform),
-    dependencies: outline.dependencies as Record<string, string>,
-    sha256: crypto.createHash('sha256').update(bytes).digest('hex'),
-    size: bytes.length,
-    published,
-    revoked: null,
-  };
+  return versionEntryOf(version, bytes, outline, published);
 }
 
 /** What one version adds, as a publish adds it: gren.json on main, its content refs, and its index.json entry. */

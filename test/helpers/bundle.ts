@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
+import type { VersionEntry } from '../../gateway/packages/version-index.ts';
 
 export type BundleSpec = {
   /** `author/name`. */
@@ -102,4 +103,18 @@ export function fixtureContent(name: string, version: string): BundleContent {
   const found = fixtures().find((f) => f.outline.name === name && f.outline.version === version);
   if (!found) throw new Error(`No fixture holds ${name} ${version}`);
   return decodeBundle(found.bytes);
+}
+
+/** The `index.json` entry a publish writes for a bundle of `version` with this outline. */
+export function versionEntryOf(version: string, bytes: Buffer, outline: Record<string, unknown>, published: string): VersionEntry {
+  return {
+    version,
+    'gren-version': String(outline['gren-version']),
+    platform: String(outline['platform']),
+    dependencies: outline['dependencies'] as Record<string, string>,
+    sha256: crypto.createHash('sha256').update(bytes).digest('hex'),
+    size: bytes.length,
+    published,
+    revoked: null,
+  };
 }
