@@ -2,7 +2,7 @@ import { describeError, type Clock, type Logger } from './types.ts';
 import type { CommitPlan, FileChange, IndexRepo, RefChange, RepoChange, ServedRefs, Snapshot } from './types.ts';
 import { decodeCommit, encodeCommit, encodeObject } from './git-object.ts';
 import type { ObjectStore, PreparedPack } from './object-store.ts';
-import type { RepoWriter } from './repo-writer.ts';
+import { deserializeError, type BatchWriter } from './writer-thread.ts';
 import { StageTimer } from './stage-timer.ts';
 import { rewriteHistory } from './history-rewrite.ts';
 import { buildTree, buildTreeSync } from './tree-builder.ts';
@@ -11,6 +11,7 @@ import { PendingObjects } from './pending-objects.ts';
 import { prepareMain } from './refs.ts';
 import { clearPurgeOwed, markPurgeOwed } from './marks.ts';
 import { encodePack } from './pack-writer.ts';
+import type { EncodedObject } from './git-object.ts';
 import type { ServedFolder } from './served-folder.ts';
 import { purgeUnreachable, repack } from './maintenance.ts';
 import { RefView } from './ref-view.ts';
@@ -19,6 +20,8 @@ import { syncDir } from './durable-fs.ts';
 const AUTHOR = 'Gren Registry <registry@localhost>';
 /** Plans run, and commits stored, together at most. */
 const MAX_BATCH = 32;
+/** Packing owed for this many times `packEvery` commits is done at once, without the search for deltas. */
+const BUSY_PACKING = 10;
 
 type Plan<T> = (snapshot: Snapshot) => Promise<CommitPlan<T>> | CommitPlan<T>;
 type Answer = { commit: string | null; result: unknown; timings?: Record<string, number>; batchSize?: number };
@@ -43,8 +46,10 @@ export type GitIndexRepoParts = {
   servedRefs: ServedRefs;
   /** Commits between two packings (0: only when asked); null when `git` is missing. */
   packEvery: number | null;
-  /** Writes batches durably through the commit log. */
-  writer: RepoWriter;
+  /** How long no commit must come before packing starts (see `schedulePacking`). */
+  packQuietMs: number;
+  /** Writes batches durably through the commit log (on a thread of its own). */
+  writer: BatchWriter;
   /** Whether `update` answers where its batch's time went (`timings`). */
   timings: boolean;
   /** Whether a purge was owed when the repository was opened (a crash came before it finished). */
@@ -68,6 +73,8 @@ export class GitIndexRepo implements IndexRepo {
   private closed = false;
   private commitsSincePack = 0;
   private packing: Promise<void> | null = null;
+  /** The packing that waits for a quiet moment. */
+  private quietPacking: NodeJS.Timeout | null = null;
   /** Git maintenance (packing, purging), one run at a time. */
   private maintenanceTail: Promise<unknown> = Promise.resolve();
   /** A purge waiting for its turn, which later calls share. */
@@ -254,22 +261,24 @@ export class GitIndexRepo implements IndexRepo {
 
   /**
    * Makes built changes durable and current: the batch's objects as one pack, its content refs and
-   * `main`, written through the commit log (see `RepoWriter`), in the order that keeps readers on
-   * whole states: the pack, then the content refs set, then `main`, then the content refs deleted;
-   * the served files after. A crash after the log flush loses nothing (the next start replays the
-   * log); before it, leaves no trace but an unreferenced pack.
+   * `main`, written through the commit log by the writer (see `RepoWriter`, on its thread), in the
+   * order that keeps readers on whole states: the pack, then the content refs set, then `main`,
+   * then the content refs deleted; the served files after. A crash after the log flush loses
+   * nothing (the next start replays the log); before it, leaves no trace but an unreferenced pack.
    */
   private async store(pending: PendingObjects, steps: Step[], timer: StageTimer | null, batch: { plans: number; started: number }): Promise<void> {
     const { store, gitDir, log, name, writer } = this.parts;
     const commits = steps.flatMap((step) => (step.commit ? [step.commit] : []));
     const last = commits.at(-1) ?? null;
     const { creates, deletes } = this.netRefChanges(steps);
-    const packed = pending.objects.length > 0 ? encodePack(pending.objects) : null;
-    timer?.mark('pack_encoded');
     const served = this.parts.served ? await this.servedChanges(pending, steps) : [];
-    const record = { pack: packed, set: [...creates], deleted: deletes, main: last?.oid ?? null, served: served.map((change) => change.path) };
     if (deletes.length > 0) await markPurgeOwed(gitDir);
-    const written = await writer.write(record, served, timer);
+    const objects = [...new Map<string, EncodedObject>(pending.objects.map((o) => [o.oid, o])).values()];
+    const head = last?.oid ?? this.headCommit ?? '';
+    timer?.mark('prepared');
+    const written = await writer.write({ objects, set: [...creates], deleted: deletes, main: last?.oid ?? null, served, head, timings: timer !== null });
+    if (written.stages) timer?.absorb(written.stages, 'writer_trip');
+    if (written.pack) await store.adoptPack(written.pack.name, written.pack.idx);
     pending.stored();
     for (const [ref, oid] of creates) this.parts.refs.set(ref, oid);
     for (const ref of deletes) this.parts.refs.delete(ref);
@@ -279,15 +288,44 @@ export class GitIndexRepo implements IndexRepo {
       this.rootTree = last.tree;
     }
     this.current = this.snapshotOf(store, this.headCommit ?? '', this.rootTree, new RefView(this.parts.refs));
-    written.publishServed(this.headCommit ?? '');
-    timer?.mark('served_published');
+    if (written.servedError) throw deserializeError(written.servedError);
+    timer?.mark('state_updated');
     for (const commit of commits) log.info('index_commit', { repo: name, commit: commit.oid, message: commit.message.split('\n', 1)[0] });
     if (commits.length === 0) log.info('index_refs', { repo: name, set: creates.size, deleted: deletes.length });
     const took = { plans: batch.plans, seconds: (performance.now() - batch.started) / 1000 };
     this.changed({ kind: commits.length > 0 ? 'commit' : 'refs', refsSet: creates.size, refsDeleted: deletes.length, batch: took });
     this.commitsSincePack += commits.length;
-    const { packEvery } = this.parts;
-    if (packEvery && this.commitsSincePack >= packEvery && !this.packing) void this.maintain().catch(() => undefined);
+    this.schedulePacking();
+  }
+
+  /**
+   * Packing is owed after `packEvery` commits. It waits for a moment without commits
+   * (`packQuietMs`): its search for deltas costs more CPU than the publishes it packs, and would
+   * take it from them. When publishes keep coming for BUSY_PACKING times as long, the packs are
+   * folded at once without that search (cheap: see `repack`), so that their number stays bounded.
+   */
+  private schedulePacking(): void {
+    const { packEvery, packQuietMs } = this.parts;
+    if (!packEvery || this.commitsSincePack < packEvery || this.packing || this.closed) return;
+    if (this.commitsSincePack >= packEvery * BUSY_PACKING || packQuietMs === 0) {
+      this.cancelQuietPacking();
+      void this.maintain({ deltas: packQuietMs === 0 }).catch(() => undefined);
+      return;
+    }
+    if (this.quietPacking) {
+      this.quietPacking.refresh();
+      return;
+    }
+    this.quietPacking = setTimeout(() => {
+      this.quietPacking = null;
+      if (!this.closed && !this.packing) void this.maintain().catch(() => undefined);
+    }, packQuietMs);
+    this.quietPacking.unref();
+  }
+
+  private cancelQuietPacking(): void {
+    if (this.quietPacking) clearTimeout(this.quietPacking);
+    this.quietPacking = null;
   }
 
   /** The refs the batch sets (to an object they did not name before) and deletes (that existed). */
@@ -406,17 +444,18 @@ export class GitIndexRepo implements IndexRepo {
     return this.enqueue(() => store.rescanPacks());
   }
 
-  /** Packs loose objects for clones, off the write path; commits go on meanwhile. */
-  maintain(): Promise<void> {
+  /** Packs loose objects for clones, off the write path; commits go on meanwhile. Without `deltas`, packs are folded without searching for deltas. */
+  maintain(options: { deltas: boolean } = { deltas: true }): Promise<void> {
     const { packEvery, gitDir, store, log, name } = this.parts;
     if (packEvery === null) return Promise.reject(new Error('packing needs the git command'));
+    this.cancelQuietPacking();
     this.packing ??= this.maintenance(async () => {
       this.commitsSincePack = 0;
       const started = performance.now();
       try {
-        await repack(gitDir);
+        await repack(gitDir, options);
         await this.afterMaintenance();
-        log.info('index_packed', { repo: name, packs: store.packNames().length, ms: Math.round(performance.now() - started) });
+        log.info('index_packed', { repo: name, packs: store.packNames().length, deltas: options.deltas, ms: Math.round(performance.now() - started) });
       } catch (err) {
         log.error('index_pack_failed', { repo: name, ...describeError(err) });
         throw err;
@@ -462,6 +501,7 @@ export class GitIndexRepo implements IndexRepo {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.cancelQuietPacking();
     await this.maintenanceTail;
     await this.tail;
     await this.parts.writer.close();

@@ -20,12 +20,12 @@ export async function gitAvailable(): Promise<boolean> {
 const GIT_SETTINGS = ['-c', 'core.fsync=all', '-c', 'core.fsyncMethod=fsync', '-c', 'repack.writeBitmaps=false', '-c', 'gc.auto=0'];
 
 /**
- * Runs one maintenance command of `git` in a process group of its own whose id is kept in
+ * Runs one maintenance command of `git` (with `settings`, `-c` pairs, beside the usual ones) in a process group of its own whose id is kept in
  * `repack.pid`, so that a registry started after this one was killed can stop it (see
  * `stopStaleRepack`) before looking at the packs.
  */
-async function runMaintenance(gitDir: string, command: string[]): Promise<void> {
-  const child = spawn('git', [...GIT_SETTINGS, '--git-dir', gitDir, ...command], { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+async function runMaintenance(gitDir: string, command: string[], settings: string[] = []): Promise<void> {
+  const child = spawn('git', [...GIT_SETTINGS, ...settings, '--git-dir', gitDir, ...command], { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
   const pidFile = path.join(gitDir, PID_FILE);
   if (child.pid) fs.writeFileSync(pidFile, `${child.pid}\n`);
   let stderr = '';
@@ -47,9 +47,14 @@ async function runMaintenance(gitDir: string, command: string[]): Promise<void> 
  * reachable or not); `-n` writes no files for Git's dumb HTTP protocol, which is not served.
  * Git flushes the new pack before anything is dropped. This runs off the
  * write path: commits go on while it packs.
+ *
+ * Nearly all of its time is the search for deltas among the new objects (1.6 s of CPU against
+ * 0.08 s without, for 250 publishes of 30 KB bundles): `deltas: false` skips it (`pack.window=0`),
+ * to fold packs cheaply while publishes keep the machine busy. Objects stored whole are searched
+ * again when a later repack rewrites their pack.
  */
-export async function repack(gitDir: string): Promise<void> {
-  await runMaintenance(gitDir, ['repack', '-d', '-n', '-q', '--geometric=2']);
+export async function repack(gitDir: string, options: { deltas: boolean } = { deltas: true }): Promise<void> {
+  await runMaintenance(gitDir, ['repack', '-d', '-n', '-q', '--geometric=2'], options.deltas ? [] : ['-c', 'pack.window=0']);
 }
 
 /**

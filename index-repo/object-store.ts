@@ -209,43 +209,13 @@ export class ObjectStore implements ObjectReader {
     };
   }
 
-  /**
-   * Puts a pack in place without flushing it (the commit log has it): written to temporary names
-   * and renamed, pack first, with a `.keep` file beside it (see `preparePack`) that the caller
-   * removes once the refs naming its objects are in place; until then its objects are unreachable
-   * and harmless. When `reuse` is set, a pack already in place whose checksums are right is kept
-   * as it is (replaying a log after a crash). The files and folder written go to `touched`.
-   */
-  placePack({ name, pack, idx }: EncodedPack, touched: Set<string>, reuse = false): { keep: string; discard(): void } {
-    const dir = path.join(this.objectsDir, 'pack');
+  /** Puts a pack in place without flushing it: see `placePack`. */
+  placePack(encoded: EncodedPack, touched: Set<string>, reuse = false): PlacedPack {
     if (!this.packDirReady) {
-      fsSync.mkdirSync(dir, { recursive: true });
+      fsSync.mkdirSync(path.join(this.objectsDir, 'pack'), { recursive: true });
       this.packDirReady = true;
     }
-    const packFile = path.join(dir, `pack-${name}.pack`);
-    const idxFile = path.join(dir, `pack-${name}.idx`);
-    const keep = path.join(dir, `pack-${name}.keep`);
-    const written: string[] = [keep];
-    const discard = () => {
-      for (const file of written) fsSync.rmSync(file, { force: true });
-    };
-    try {
-      fsSync.writeFileSync(keep, KEEP_NOTE);
-      if (!(reuse && isWholePack(packFile, name) && isWholeIndex(idxFile))) {
-        for (const [file, bytes] of [[packFile, pack], [idxFile, idx]] as const) {
-          const temp = tempPathFor(file);
-          written.push(temp);
-          fsSync.writeFileSync(temp, bytes, { flag: 'wx', mode: 0o444 });
-          fsSync.renameSync(temp, file);
-          written.push(file);
-        }
-      }
-    } catch (err) {
-      discard();
-      throw err;
-    }
-    touched.add(packFile).add(idxFile).add(dir);
-    return { keep, discard };
+    return placePack(this.objectsDir, encoded, touched, reuse);
   }
 
   /** Reads from a pack `placePack` put in place (its index given, so that it is not read back). */
@@ -295,3 +265,43 @@ export class ObjectStore implements ObjectReader {
   }
 }
 
+
+/** A pack put in place by `placePack`: its `.keep` file, to remove once refs name its objects. */
+export type PlacedPack = { keep: string; discard(): void };
+
+/**
+ * Puts a pack in the pack folder of `objectsDir` (which exists) without flushing it (the commit
+ * log has it): written to temporary names and renamed, pack first, with a `.keep` file beside it
+ * (see `ObjectStore.preparePack`) that the caller removes once the refs naming its objects are in
+ * place; until then its objects are unreachable and harmless. When `reuse` is set, a pack already
+ * in place whose checksums are right is kept as it is (replaying a log after a crash). The files
+ * and folder written go to `touched`. A function of the files alone, so that the writer thread
+ * (see `writer-thread.ts`) places packs without an object store.
+ */
+export function placePack(objectsDir: string, { name, pack, idx }: EncodedPack, touched: Set<string>, reuse = false): PlacedPack {
+  const dir = path.join(objectsDir, 'pack');
+  const packFile = path.join(dir, `pack-${name}.pack`);
+  const idxFile = path.join(dir, `pack-${name}.idx`);
+  const keep = path.join(dir, `pack-${name}.keep`);
+  const written: string[] = [keep];
+  const discard = () => {
+    for (const file of written) fsSync.rmSync(file, { force: true });
+  };
+  try {
+    fsSync.writeFileSync(keep, KEEP_NOTE);
+    if (!(reuse && isWholePack(packFile, name) && isWholeIndex(idxFile))) {
+      for (const [file, bytes] of [[packFile, pack], [idxFile, idx]] as const) {
+        const temp = tempPathFor(file);
+        written.push(temp);
+        fsSync.writeFileSync(temp, bytes, { flag: 'wx', mode: 0o444 });
+        fsSync.renameSync(temp, file);
+        written.push(file);
+      }
+    }
+  } catch (err) {
+    discard();
+    throw err;
+  }
+  touched.add(packFile).add(idxFile).add(dir);
+  return { keep, discard };
+}

@@ -15,7 +15,8 @@ import { loadContentRefs, removeStaleRefLocks } from './content-refs.ts';
 import { NO_SERVED_REFS } from './snapshot.ts';
 import { purgeOwed, readFormat, writeFormat } from './marks.ts';
 import { CommitLog, type CommitLogOptions } from './commit-log.ts';
-import { RepoWriter, replayLog } from './repo-writer.ts';
+import { replayLog } from './repo-writer.ts';
+import { WriterThread } from './writer-thread.ts';
 
 /** The commit log's folder inside the bare repository (Git ignores what it does not know there). */
 const LOG_DIR = 'registry-log';
@@ -31,6 +32,8 @@ export type OpenIndexRepoOptions = {
   required: Record<string, Uint8Array>;
   /** Commits between two packings for clones (0: never pack by itself). Default 100. */
   packEvery?: number;
+  /** How long no commit must come before owed packing starts (0: at once). Default 2 s. */
+  packQuietMs?: number;
   /** Content refs served as files in the served folder (and by `servedEntry`). None by default. */
   servedRefs?: ServedRefs;
   /** Whether `update` answers where its batch's time went, by stage (`timings`). Off by default: no marks are made. */
@@ -104,13 +107,18 @@ export async function openIndexRepo(options: OpenIndexRepoOptions): Promise<Loca
   const release = takeProcessLock(gitDir);
   const store = new ObjectStore(gitDir, options.store);
   let closeLog: (() => void) | null = null;
+  let writer: WriterThread | null = null;
   try {
     if (await stopStaleRepack(gitDir)) log.warn('index_stale_repack_stopped', { repo: name });
-    const { log: commitLog, replay } = CommitLog.open(path.join(gitDir, LOG_DIR), options.commitLog);
+    const logDir = path.join(gitDir, LOG_DIR);
+    const { log: commitLog, replay } = CommitLog.open(logDir, options.commitLog);
     closeLog = () => commitLog.close();
     let leftovers = await removeLeftovers(gitDir);
     const replayed = await replayLog(gitDir, store, commitLog, replay);
     if (replay.length > 0) log.warn('index_log_replayed', { repo: name, records: replay.length });
+    // From here on the log is the writer thread's.
+    commitLog.close();
+    closeLog = null;
     leftovers += await store.removeOrphanPacks();
     if (leftovers > 0) log.warn('index_leftovers_removed', { repo: name, files: leftovers });
     await store.rescanPacks();
@@ -124,8 +132,9 @@ export async function openIndexRepo(options: OpenIndexRepoOptions): Promise<Loca
     const packEvery = hasGit ? (options.packEvery ?? 100) : null;
     const refs = loadContentRefs(gitDir);
     const servedRefs = options.servedRefs ?? NO_SERVED_REFS;
-    const writer = new RepoWriter({ gitDir, name, store, served, log, commitLog });
-    const parts = { gitDir, name, store, served, clock: options.clock, log, head, refs, servedRefs, packEvery, writer, timings: options.timings ?? false, purgeOwed: purgeOwed(gitDir), release };
+    writer = new WriterThread({ gitDir, name, logDir, servedDir: options.servedDir, commitLog: options.commitLog }, log);
+    await writer.ready;
+    const parts = { gitDir, name, store, served, clock: options.clock, log, head, refs, servedRefs, packEvery, packQuietMs: options.packQuietMs ?? 2000, writer, timings: options.timings ?? false, purgeOwed: purgeOwed(gitDir), release };
     const repo = Object.assign(new GitIndexRepo(parts, EMPTY_TREE), {
       format: () => format,
       async setFormat(version: number) {
@@ -144,6 +153,7 @@ export async function openIndexRepo(options: OpenIndexRepoOptions): Promise<Loca
     return repo;
   } catch (err) {
     closeLog?.();
+    await writer?.close().catch(() => undefined);
     await store.close();
     release();
     throw err;

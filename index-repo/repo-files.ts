@@ -1,5 +1,8 @@
 import fs from 'node:fs';
 import type { ObjectStore } from './object-store.ts';
+
+/** What placing a record's pack needs: the object store, or on the writer thread the pack folder alone. */
+export type PackPlacer = Pick<ObjectStore, 'placePack' | 'adoptPack'>;
 import type { RepoRecord } from './log-record.ts';
 import { prepareRefs } from './content-refs.ts';
 import { BRANCH } from './refs.ts';
@@ -22,7 +25,7 @@ export type PreparedRecord = {
  * the log, and the files it wrote go to `touched`, flushed by the next checkpoint. When
  * `replaying`, a pack already whole on disk is kept.
  */
-export function prepareRecord(gitDir: string, store: ObjectStore, record: RepoRecord, touched: Set<string>, replaying = false): PreparedRecord {
+export function prepareRecord(gitDir: string, store: PackPlacer, record: RepoRecord, touched: Set<string>, replaying = false): PreparedRecord {
   const pack = record.pack ? store.placePack(record.pack, touched, replaying) : null;
   let refs: ReturnType<typeof prepareRefs>;
   try {

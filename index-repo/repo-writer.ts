@@ -1,7 +1,7 @@
 import type { CommitLog } from './commit-log.ts';
 import { encodeRecord, decodeRecord, type RepoRecord } from './log-record.ts';
 import type { ObjectStore } from './object-store.ts';
-import { flushPaths, prepareRecord } from './repo-files.ts';
+import { flushPaths, prepareRecord, type PackPlacer } from './repo-files.ts';
 import type { ServedFolder } from './served-folder.ts';
 import type { StageTimer } from './stage-timer.ts';
 import { describeError, type FileChange, type Logger } from './types.ts';
@@ -10,7 +10,7 @@ import { describeError, type FileChange, type Logger } from './types.ts';
 const CHECKPOINT_IDLE_MS = 1000;
 const CHECKPOINT_RECORDS = 256;
 
-export type RepoWriterParts = { gitDir: string; name: string; store: ObjectStore; served: ServedFolder | null; log: Logger; commitLog: CommitLog };
+export type RepoWriterParts = { gitDir: string; name: string; store: PackPlacer; served: ServedFolder | null; log: Logger; commitLog: CommitLog };
 
 /**
  * Writes batches of commits to the repository's files through the commit log: everything that

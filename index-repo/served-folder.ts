@@ -77,10 +77,7 @@ export class ServedFolder {
     }
     return {
       publish: (commit) => {
-        for (const { file, temp } of temps) {
-          this.ensureDir(path.dirname(file));
-          fsSync.renameSync(temp, file);
-        }
+        for (const { file, temp } of temps) this.moveInto(temp, file);
         for (const [relative, content] of net) if (content === null) this.remove(relative);
         this.markerWrites = this.markerWrites.then(() => replaceFile(this.marker, `${commit}\n`, false)).catch(() => undefined);
       },
@@ -91,6 +88,20 @@ export class ServedFolder {
   /** Waits for the marker writes under way. */
   settle(): Promise<void> {
     return this.markerWrites;
+  }
+
+  /** Renames a staged file into place, creating its folder unless known to exist (or known wrongly: the folder's owner may have removed it meanwhile). */
+  private moveInto(temp: string, file: string): void {
+    const dir = path.dirname(file);
+    this.ensureDir(dir);
+    try {
+      fsSync.renameSync(temp, file);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || !fsSync.existsSync(temp)) throw err;
+      this.knownDirs.delete(dir);
+      this.ensureDir(dir);
+      fsSync.renameSync(temp, file);
+    }
   }
 
   private ensureDir(dir: string): void {

@@ -34,6 +34,21 @@ export class StageTimer {
     this.stages[stage] = Math.max(0, (this.stages[stage] ?? 0) - covered);
   }
 
+  /**
+   * Adds the stages of work timed elsewhere (another thread's) since the last mark, by their own
+   * names; the rest of the time since the last mark (getting there and back) goes to `rest`.
+   */
+  absorb(stages: Readonly<Record<string, number>>, rest: string): void {
+    const now = performance.now();
+    let covered = 0;
+    for (const [stage, ms] of Object.entries(stages)) {
+      this.stages[stage] = (this.stages[stage] ?? 0) + ms;
+      covered += ms;
+    }
+    this.stages[rest] = (this.stages[rest] ?? 0) + Math.max(0, now - this.last - covered);
+    this.last = now;
+  }
+
   note(name: string, value: number): void {
     this.notes[name] = value;
   }
