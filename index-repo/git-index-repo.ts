@@ -30,6 +30,23 @@ type Outcome = { waiting: Waiting; afterCommits: boolean } & ({ value: Answer } 
 type BuiltCommit = { oid: string; tree: string; message: string; changes: FileChange[] };
 /** What one plan changed: a commit of `main`, content refs (null: deleted), or both. */
 type Step = { commit: BuiltCommit | null; refs: Array<[string, string | null]> };
+/**
+ * A batch of plans run, waiting for the writer: its steps and their objects, the state it leaves
+ * (`head`, `tree`), and the batch whose state it was planned on (`basedOn`).
+ */
+type PlannedBatch = {
+  id: number;
+  basedOn: number;
+  generation: number;
+  pending: PendingObjects;
+  steps: Step[];
+  outcomes: Outcome[];
+  timer: StageTimer | null;
+  started: number;
+  plans: number;
+  head: string | null;
+  tree: string;
+};
 
 export type GitIndexRepoParts = {
   gitDir: string;
@@ -86,6 +103,19 @@ export class GitIndexRepo implements IndexRepo {
   private purging: Promise<void> | null = null;
   private readonly waiting: Waiting[] = [];
   private batchScheduled = false;
+  /** Batches planned and waiting for the writer, in order. */
+  private unwritten: PlannedBatch[] = [];
+  /** The batches being written now. */
+  private inWrite: PlannedBatch[] = [];
+  /** The writer's run while batches are queued or being written. */
+  private writing: Promise<void> | null = null;
+  /** Counts the writes that failed: a batch planned before the last failure is never written. */
+  private generation = 0;
+  /** The last failed write's error, for the batches planned on it. */
+  private failure: { err: unknown } | null = null;
+  /** The last batch planned, and the last durable (numbered in order). */
+  private lastBatch = 0;
+  private durableBatch = 0;
 
   constructor(parts: GitIndexRepoParts, emptyTree: string) {
     this.parts = parts;
@@ -143,11 +173,19 @@ export class GitIndexRepo implements IndexRepo {
     });
   }
 
-  /** Runs `task` after every task queued before it; a failure does not stop the queue. */
+  /**
+   * Runs `task` after every task queued before it, once no batch is being written (so that it
+   * sees `main` and the content refs as stored); a failure does not stop the queue.
+   */
   enqueue<T>(task: () => Promise<T>): Promise<T> {
-    const run = this.tail.then(task);
+    const run = this.tail.then(() => this.written()).then(task);
     this.tail = run.catch(() => undefined);
     return run;
+  }
+
+  /** Resolves once every batch planned so far is written (or failed). */
+  private async written(): Promise<void> {
+    while (this.writing) await this.writing;
   }
 
   update<T>(plan: Plan<T>): Promise<{ commit: string | null; result: T; timings?: Record<string, number>; batchSize?: number }> {
@@ -161,14 +199,17 @@ export class GitIndexRepo implements IndexRepo {
   private scheduleBatch(): void {
     if (this.batchScheduled) return;
     this.batchScheduled = true;
-    void this.enqueue(() => this.runBatch());
+    // Plans do not wait for the batches being written: they run on the state those leave.
+    const run = this.tail.then(() => this.runBatch());
+    this.tail = run.catch(() => undefined);
   }
 
   /**
-   * Runs the plans waiting now, each on the state the ones before it left, as one commit each
-   * (and its content refs), then stores all their objects and moves the refs once: a group
-   * commit. Every caller is answered after the changes are durable; a plan that failed is
-   * answered with its error.
+   * Runs the plans waiting now, each on the state the ones before it left (batches still being
+   * written included), as one commit each (and its content refs), and queues them for the
+   * writer, which stores every batch queued by then as one pack and one move of the refs: a
+   * group commit. Every caller is answered after the changes its plan saw are durable; a plan
+   * that failed is answered with its error.
    */
   private async runBatch(): Promise<void> {
     this.batchScheduled = false;
@@ -176,12 +217,16 @@ export class GitIndexRepo implements IndexRepo {
     if (this.waiting.length > 0) this.scheduleBatch();
     const timer = this.parts.timings ? new StageTimer() : null;
     const started = performance.now();
-    const pending = new PendingObjects(this.parts.store);
+    const generation = this.generation;
+    // The state the batches not yet durable leave, over the stored one.
+    const earlier = [...this.inWrite, ...this.unwritten];
+    const last = earlier.findLast((planned) => planned.steps.length > 0);
+    const pending = new PendingObjects(this.parts.store, earlier.map((planned) => planned.pending));
     const outcomes: Outcome[] = [];
     const steps: Step[] = [];
-    let head = this.headCommit;
-    let tree = this.rootTree;
-    let refs = new RefView(this.parts.refs);
+    let head = last ? last.head : this.headCommit;
+    let tree = last ? last.tree : this.rootTree;
+    let refs = new RefView(this.parts.refs, new Map(earlier.flatMap((planned) => planned.steps.flatMap((step) => step.refs))));
     for (const waiting of batch) {
       try {
         const planned = await waiting.plan(this.snapshotOf(pending, head ?? '', tree, refs));
@@ -208,12 +253,60 @@ export class GitIndexRepo implements IndexRepo {
       }
     }
     timer?.mark('plans');
-    const failure = steps.length > 0 ? await this.store(pending, steps, timer, { plans: batch.length, started }).then(() => null, (err: unknown) => ({ err })) : null;
-    for (const outcome of outcomes) {
-      // Outcomes that saw changes which never became durable are not to be trusted.
-      if (failure && outcome.afterCommits) outcome.waiting.reject(failure.err);
+    const planned: PlannedBatch = { id: ++this.lastBatch, basedOn: earlier.at(-1)?.id ?? this.durableBatch, generation, pending, steps, outcomes, timer, started, plans: batch.length, head, tree };
+    if (steps.length === 0 && earlier.length === 0) {
+      this.durableBatch = planned.id;
+      this.answer(planned, null, planned.plans);
+      return;
+    }
+    this.unwritten.push(planned);
+    this.writing ??= this.writeQueued();
+  }
+
+  /**
+   * Writes the batches queued, every one queued by the time the last write ended in one go, until
+   * none is left. A failure fails every plan that saw the failed batches' commits: those of the
+   * batches planned on them too, which are dropped, and the next plans run on the stored state.
+   */
+  private async writeQueued(): Promise<void> {
+    while (this.unwritten.length > 0) {
+      const group = this.unwritten.splice(0, this.unwritten.length);
+      const live = group.filter((planned) => planned.generation === this.generation);
+      for (const stale of group.filter((planned) => planned.generation !== this.generation)) this.answer(stale, this.failure, stale.plans);
+      this.inWrite = live;
+      const steps = live.flatMap((planned) => planned.steps);
+      const plans = live.reduce((sum, planned) => sum + planned.plans, 0);
+      let failure: { err: unknown } | null = null;
+      if (steps.length > 0) {
+        for (const planned of live) planned.timer?.mark('write_waited');
+        failure = await this.store(live, { plans, started: live[0]?.started ?? performance.now() }).then(
+          () => null,
+          (err: unknown) => ({ err }),
+        );
+      }
+      this.inWrite = [];
+      if (failure) {
+        this.generation++;
+        this.failure = failure;
+      } else if (live.length > 0) {
+        this.durableBatch = (live.at(-1) as PlannedBatch).id;
+      }
+      for (const planned of live) this.answer(planned, failure, plans);
+    }
+    this.writing = null;
+  }
+
+  /**
+   * Answers a batch's callers: each with its result, or its plan's error; or, when `failure` is
+   * set, with that error if its plan saw commits that are not durable (its own batch's, or those
+   * of the batches it was planned on).
+   */
+  private answer(planned: PlannedBatch, failure: { err: unknown } | null, batchSize: number): void {
+    const sawUndurable = planned.basedOn > this.durableBatch;
+    for (const outcome of planned.outcomes) {
+      if (failure && (outcome.afterCommits || sawUndurable)) outcome.waiting.reject(failure.err);
       else if ('error' in outcome) outcome.waiting.reject(outcome.error);
-      else outcome.waiting.resolve(timer ? { ...outcome.value, timings: { queued: started - outcome.waiting.queued, ...timer.stages }, batchSize: batch.length } : outcome.value);
+      else outcome.waiting.resolve(planned.timer ? { ...outcome.value, timings: { queued: planned.started - outcome.waiting.queued, ...planned.timer.stages }, batchSize } : outcome.value);
     }
   }
 
@@ -266,20 +359,26 @@ export class GitIndexRepo implements IndexRepo {
    * then the content refs deleted; the served files after. A crash after the log flush loses
    * nothing (the next start replays the log); before it, leaves no trace but an unreferenced pack.
    */
-  private async store(pending: PendingObjects, steps: Step[], timer: StageTimer | null, batch: { plans: number; started: number }): Promise<void> {
+  private async store(group: PlannedBatch[], batch: { plans: number; started: number }): Promise<void> {
     const { store, gitDir, log, name, writer } = this.parts;
+    const timers = group.flatMap((planned) => (planned.timer ? [planned.timer] : []));
+    const mark = (stage: string) => {
+      for (const timer of timers) timer.mark(stage);
+    };
+    const steps = group.flatMap((planned) => planned.steps);
     const commits = steps.flatMap((step) => (step.commit ? [step.commit] : []));
     const last = commits.at(-1) ?? null;
     const { creates, deletes } = this.netRefChanges(steps);
-    const served = this.parts.served ? await this.servedChanges(pending, steps) : [];
+    const served: FileChange[] = [];
+    if (this.parts.served) for (const planned of group) served.push(...(await this.servedChanges(planned.pending, planned.steps)));
     if (deletes.length > 0) await markPurgeOwed(gitDir);
-    const objects = [...new Map<string, EncodedObject>(pending.objects.map((o) => [o.oid, o])).values()];
+    const objects = [...new Map<string, EncodedObject>(group.flatMap((planned) => planned.pending.objects).map((o) => [o.oid, o])).values()];
     const head = last?.oid ?? this.headCommit ?? '';
-    timer?.mark('prepared');
-    const written = await writer.write({ objects, set: [...creates], deleted: deletes, main: last?.oid ?? null, served, head, timings: timer !== null });
-    if (written.stages) timer?.absorb(written.stages, 'writer_trip');
+    mark('prepared');
+    const written = await writer.write({ objects, set: [...creates], deleted: deletes, main: last?.oid ?? null, served, head, timings: timers.length > 0 });
+    for (const timer of timers) if (written.stages) timer.absorb(written.stages, 'writer_trip');
     if (written.pack) await store.adoptPack(written.pack.name, written.pack.idx);
-    pending.stored();
+    for (const planned of group) planned.pending.stored();
     for (const [ref, oid] of creates) this.parts.refs.set(ref, oid);
     for (const ref of deletes) this.parts.refs.delete(ref);
     if (deletes.length > 0) this.purgeOwed = true;
@@ -289,7 +388,7 @@ export class GitIndexRepo implements IndexRepo {
     }
     this.current = this.snapshotOf(store, this.headCommit ?? '', this.rootTree, new RefView(this.parts.refs));
     if (written.servedError) throw deserializeError(written.servedError);
-    timer?.mark('state_updated');
+    mark('state_updated');
     for (const commit of commits) log.info('index_commit', { repo: name, commit: commit.oid, message: commit.message.split('\n', 1)[0] });
     if (commits.length === 0) log.info('index_refs', { repo: name, set: creates.size, deleted: deletes.length });
     const took = { plans: batch.plans, seconds: (performance.now() - batch.started) / 1000 };
@@ -504,6 +603,7 @@ export class GitIndexRepo implements IndexRepo {
     this.cancelQuietPacking();
     await this.maintenanceTail;
     await this.tail;
+    await this.written();
     await this.parts.writer.close();
     await this.parts.served?.settle();
     await this.parts.store.close();

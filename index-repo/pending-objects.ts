@@ -8,12 +8,26 @@ import type { BuiltTree } from './tree-builder.ts';
  */
 export class PendingObjects implements ObjectReader {
   private readonly store: ObjectStore;
+  /** The objects of batches built before this one and not yet stored when it began, newest last. */
+  private readonly earlier: PendingObjects[];
   private readonly trees = new Map<string, Tree>();
   private readonly blobs = new Map<string, Buffer>();
   readonly objects: EncodedObject[] = [];
 
-  constructor(store: ObjectStore) {
+  constructor(store: ObjectStore, earlier: PendingObjects[] = []) {
     this.store = store;
+    this.earlier = earlier;
+  }
+
+  /** A tree or blob of this batch or of one before it not yet stored (its own maps only: no chain). */
+  private own<T>(pick: (pending: PendingObjects) => T | undefined): T | undefined {
+    const found = pick(this);
+    if (found !== undefined) return found;
+    for (let i = this.earlier.length - 1; i >= 0; i--) {
+      const earlier = pick(this.earlier[i] as PendingObjects);
+      if (earlier !== undefined) return earlier;
+    }
+    return undefined;
   }
 
   /** Adds the objects of a built tree, and the commit (or other objects) that name it. */
@@ -30,12 +44,12 @@ export class PendingObjects implements ObjectReader {
   }
 
   readTree(oid: string): Promise<Tree> {
-    const tree = this.trees.get(oid);
+    const tree = this.own((pending) => pending.trees.get(oid));
     return tree ? Promise.resolve(tree) : this.store.readTree(oid);
   }
 
   readBlob(oid: string): Promise<Buffer> {
-    const blob = this.blobs.get(oid);
+    const blob = this.own((pending) => pending.blobs.get(oid));
     return blob ? Promise.resolve(blob) : this.store.readBlob(oid);
   }
 

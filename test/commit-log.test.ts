@@ -28,13 +28,17 @@ function publish(repo: LocalIndexRepo, version: string) {
   }));
 }
 
-/** Every file below `dir`, relative, with its bytes. */
+/** Every file below `dir`, relative, with its bytes; a file gone between listing and reading (a temporary one the writer thread renamed meanwhile) is left out. */
 function snapshotFiles(dir: string): Map<string, Buffer> {
   const files = new Map<string, Buffer>();
   for (const entry of fs.readdirSync(dir, { recursive: true, withFileTypes: true })) {
     if (entry.isFile()) {
       const full = path.join(entry.parentPath, entry.name);
-      files.set(path.relative(dir, full), fs.readFileSync(full));
+      try {
+        files.set(path.relative(dir, full), fs.readFileSync(full));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
     }
   }
   return files;

@@ -12,7 +12,7 @@ test('with LOG_TIMINGS, each publish logs where its time went, stage by stage; w
   const elapsed = performance.now() - started;
   const line = timed.log.lines.find((l) => l.event === 'publish_timings') as Record<string, number> | undefined;
   t.truthy(line);
-  const stages = ['authenticated', 'body_received', 'decode_waited', 'inflated', 'decoded', 'sha256', 'validated', 'package_locked', 'commit_queued', 'commit_plans', 'commit_prepared', 'commit_pack_encoded', 'commit_record', 'commit_served_staged', 'commit_files_written', 'commit_log_flushed', 'commit_installed', 'commit_served_published', 'commit_writer_trip', 'commit_state_updated', 'notification_recorded', 'catalog_updated'];
+  const stages = ['authenticated', 'body_received', 'decode_waited', 'inflated', 'decoded', 'sha256', 'validated', 'package_locked', 'commit_queued', 'commit_plans', 'commit_write_waited', 'commit_prepared', 'commit_pack_encoded', 'commit_record', 'commit_served_staged', 'commit_files_written', 'commit_log_flushed', 'commit_installed', 'commit_served_published', 'commit_writer_trip', 'commit_state_updated', 'notification_recorded', 'catalog_updated'];
   for (const stage of stages) t.true(typeof line?.[stage] === 'number' && (line[stage] as number) >= 0, `${stage}: ${line?.[stage]}`);
   t.is(line?.batch, 1);
   const sum = stages.reduce((total, stage) => total + (line?.[stage] ?? 0), 0) + (line?.commit ?? 0);
