@@ -6,18 +6,20 @@ import { memoryLogger } from '../gateway/log.ts';
 import { RepositoryInUseError } from '../index-repo/process-lock.ts';
 import { tempDir } from './helpers/registry.ts';
 import { folderFiles, fsck, history, lsTree } from './helpers/git.ts';
+import type { Snapshot } from '../index-repo/types.ts';
 
 const clock = { now: () => new Date('2026-11-21T10:00:00Z') };
 
-async function openRepo(dir: string, options: { packEvery?: number } = {}): Promise<LocalIndexRepo> {
+async function openRepo(dir: string, options: { packEvery?: number; packQuietMs?: number; log?: ReturnType<typeof memoryLogger> } = {}): Promise<LocalIndexRepo> {
   return openIndexRepo({
     gitDir: path.join(dir, 'index.git'),
     servedDir: path.join(dir, 'index'),
     clock,
-    log: memoryLogger(),
+    log: options.log ?? memoryLogger(),
     name: 'public',
     required: { 'config.json': Buffer.from('{"protocol": 1}\n') },
     packEvery: options.packEvery ?? 0,
+    ...(options.packQuietMs !== undefined ? { packQuietMs: options.packQuietMs } : {}),
   });
 }
 
@@ -204,6 +206,86 @@ test('concurrent plans each see the commits before them, even those stored toget
   const { commits, linear } = await history(repo.gitDir);
   t.true(linear);
   t.is(commits.length, 37);
+  await fsck(repo.gitDir);
+});
+
+test('a write that fails fails every plan that saw its commits, those planned on it while it was written too; the next plans run on the stored state', async (t) => {
+  const dir = tempDir();
+  const repo = await openRepo(dir);
+  t.teardown(() => repo.close());
+  const counter = async (current: Snapshot) => Number((await current.readFile('counter'))?.toString() ?? '0');
+  await repo.update(async (current) => ({ message: 'Count 1', changes: [{ path: 'counter', content: Buffer.from('1') }], result: 1 }));
+  // A folder where the writer puts a ref's lock file: the write fails after its large served file
+  // was staged, which leaves time for the next plans to run on its state meanwhile.
+  const poison = 'refs/namespaces/t/refs/bundles/poison';
+  fs.mkdirSync(path.join(repo.gitDir, `${poison}.lock`), { recursive: true });
+  const failing = repo.update(async () => ({
+    message: 'Count 1000 and a ref that cannot be set',
+    changes: [
+      { path: 'counter', content: Buffer.from('1000') },
+      { path: 'large', content: Buffer.alloc(64 * 1024 * 1024) },
+    ],
+    refs: [{ ref: poison, blob: Buffer.from('poison') }],
+    result: 2,
+  }));
+  const seen: number[] = [];
+  const increments: Array<Promise<{ result: number }>> = [];
+  for (let i = 0; i < 30; i++) {
+    await new Promise((resolve) => setImmediate(resolve));
+    increments.push(
+      repo.update(async (current) => {
+        const count = await counter(current);
+        seen[i] = count;
+        // Every third plan only reads: it commits nothing, but what it answers depends on the state it saw.
+        if (i % 3 === 2) return { result: count };
+        return { message: `Count ${count + 1}`, changes: [{ path: 'counter', content: Buffer.from(String(count + 1)) }], result: count + 1 };
+      }),
+    );
+  }
+  await t.throwsAsync(failing, { code: 'EISDIR' });
+  const results = await Promise.allSettled(increments);
+  // Plans ran on the state of the write under way (they read its count, 1000 or more), reads
+  // among them, and every one of those was refused with its error.
+  t.true(seen.some((count, i) => count >= 1000 && i % 3 === 2), `plans ran on the failed write's state: ${JSON.stringify(seen)}`);
+  for (const [i, result] of results.entries()) {
+    if ((seen[i] as number) >= 1000) t.is(result.status, 'rejected', `plan ${i} saw ${seen[i]}`);
+    if (result.status === 'rejected') t.is((result.reason as NodeJS.ErrnoException).code, 'EISDIR', `plan ${i}: ${String(result.reason)}`);
+  }
+  const counted = results.filter((_, i) => i % 3 !== 2);
+  // Those that succeeded, and plans made after, count on from what was stored: 2, 3, 4... with no gap.
+  const later = await Promise.all(
+    Array.from({ length: 10 }, () =>
+      repo.update(async (current) => {
+        const count = await counter(current);
+        return { message: `Count ${count + 1}`, changes: [{ path: 'counter', content: Buffer.from(String(count + 1)) }], result: count + 1 };
+      }),
+    ),
+  );
+  const fulfilled = [...counted.flatMap((r) => (r.status === 'fulfilled' ? [r.value.result] : [])), ...later.map((r) => r.result)];
+  t.deepEqual(fulfilled, Array.from({ length: fulfilled.length }, (_, i) => i + 2));
+  t.is((await repo.snapshot().readFile('counter'))?.toString(), String(fulfilled.length + 1));
+  t.is(await repo.snapshot().readFile('large'), null);
+  const { commits, linear } = await history(repo.gitDir);
+  t.true(linear);
+  t.is(commits.length, 2 + fulfilled.length);
+  await fsck(repo.gitDir);
+});
+
+test('packing waits until no commit has come for a while; a burst of ten times packEvery folds packs at once, without the search for deltas', async (t) => {
+  const dir = tempDir();
+  const log = memoryLogger();
+  const repo = await openRepo(dir, { packEvery: 5, packQuietMs: 400, log });
+  t.teardown(() => repo.close());
+  const packed = () => log.lines.filter((line) => line.event === 'index_packed');
+  for (let i = 0; i < 12; i++) await publish(repo, 'quiet', `1.0.${i}`);
+  t.is(packed().length, 0, 'not while commits keep coming');
+  const deadline = Date.now() + 10_000;
+  while (packed().length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  t.like(packed()[0], { deltas: true });
+  for (let i = 0; i < 60; i++) await publish(repo, 'busy', `1.0.${i}`);
+  while (packed().length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  t.like(packed()[1], { deltas: false }, 'folded during the burst');
+  await repo.maintain();
   await fsck(repo.gitDir);
 });
 
