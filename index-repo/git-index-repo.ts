@@ -75,9 +75,10 @@ export type GitIndexRepoParts = {
 };
 
 /**
- * An index repository opened by this process: one queue runs every plan and commit in turn,
- * so history is linear and each plan sees the commits before it. Plans that arrive while a
- * commit is being stored wait, then run and are stored together (each still its own commit).
+ * An index repository opened by this process: one queue runs every plan in turn, so history is
+ * linear and each plan sees the commits before it, those still being written included. The
+ * writer (on its own thread) stores the batches queued meanwhile together, each plan still its
+ * own commit, and callers are answered once what their plan saw is durable.
  */
 export class GitIndexRepo implements IndexRepo {
   readonly gitDir: string;
