@@ -1,11 +1,11 @@
 import { describeError, type Clock, type Logger } from './types.ts';
-import type { CommitPlan, FileChange, IndexRepo, RefChange, RepoChange, ServedRefs, Snapshot } from './types.ts';
-import { decodeCommit, encodeCommit, encodeObject } from './git-object.ts';
+import type { CommitPlan, FileChange, IndexRepo, RepoChange, ServedRefs, Snapshot } from './types.ts';
+import { decodeCommit } from './git-object.ts';
+import { buildCommit, buildRefs, netRefChanges, servedChanges, type Step } from './commit-builder.ts';
 import type { ObjectStore, PreparedPack } from './object-store.ts';
 import { deserializeError, type BatchWriter } from './writer-thread.ts';
 import { StageTimer } from './stage-timer.ts';
 import { rewriteHistory } from './history-rewrite.ts';
-import { buildTree, buildTreeSync } from './tree-builder.ts';
 import { createSnapshot } from './snapshot.ts';
 import { PendingObjects } from './pending-objects.ts';
 import { prepareMain } from './refs.ts';
@@ -17,7 +17,6 @@ import { purgeUnreachable, repack } from './maintenance.ts';
 import { RefView } from './ref-view.ts';
 import { syncDir } from './durable-fs.ts';
 
-const AUTHOR = 'Gren Registry <registry@localhost>';
 /** Plans run, and commits stored, together at most. */
 const MAX_BATCH = 32;
 /** Packing owed for this many times `packEvery` commits is done at once, without the search for deltas. */
@@ -27,9 +26,6 @@ type Plan<T> = (snapshot: Snapshot) => Promise<CommitPlan<T>> | CommitPlan<T>;
 type Answer = { commit: string | null; result: unknown; timings?: Record<string, number>; batchSize?: number };
 type Waiting = { plan: Plan<unknown>; resolve: (answer: Answer) => void; reject: (err: unknown) => void; queued: number };
 type Outcome = { waiting: Waiting; afterCommits: boolean } & ({ value: Answer } | { error: unknown });
-type BuiltCommit = { oid: string; tree: string; message: string; changes: FileChange[] };
-/** What one plan changed: a commit of `main`, content refs (null: deleted), or both. */
-type Step = { commit: BuiltCommit | null; refs: Array<[string, string | null]> };
 /**
  * A batch of plans run, waiting for the writer: its steps and their objects, the state it leaves
  * (`head`, `tree`), and the batch whose state it was planned on (`basedOn`).
@@ -235,10 +231,10 @@ export class GitIndexRepo implements IndexRepo {
           outcomes.push({ waiting, value: { commit: null, result: planned.result }, afterCommits: steps.length > 0 });
           continue;
         }
-        const refChanges = await this.buildRefs(pending, refs, planned.refs ?? []);
+        const refChanges = await buildRefs(this.parts.store, pending, refs, planned.refs ?? []);
         // A repository without commits gets its first one even from an empty list of changes.
         const wanted = planned.changes.length > 0 || head === null;
-        const built = wanted ? await this.buildCommit(pending, head, tree, planned.message, planned.changes) : null;
+        const built = wanted ? await buildCommit(pending, head, tree, planned.message, planned.changes, this.parts.clock.now()) : null;
         if (built) {
           head = built.oid;
           tree = built.tree;
@@ -311,48 +307,6 @@ export class GitIndexRepo implements IndexRepo {
     }
   }
 
-  /** Builds the objects of content ref changes; returns the changes that change something. */
-  private async buildRefs(pending: PendingObjects, refs: RefView, changes: RefChange[]): Promise<Array<[string, string | null]>> {
-    const built: Array<[string, string | null]> = [];
-    const seen = new Set<string>();
-    for (const change of changes) {
-      if (seen.has(change.ref)) throw new Error(`content ref ${change.ref} is changed twice in one plan`);
-      seen.add(change.ref);
-      let oid: string | null;
-      if ('delete' in change) oid = null;
-      else if ('object' in change) {
-        if (!(await this.parts.store.has(change.object))) throw new Error(`${change.ref}: object ${change.object} is not in the repository`);
-        oid = change.object;
-      } else if ('blob' in change) {
-        const blob = encodeObject('blob', change.blob);
-        pending.addBlob(blob, change.blob);
-        oid = blob.oid;
-      } else {
-        oid = this.buildRootCommit(pending, change.commit);
-      }
-      if (refs.get(change.ref) !== oid) built.push([change.ref, oid]);
-    }
-    return built;
-  }
-
-  /** A commit without parents holding exactly `files`: nothing but its ref keeps it reachable. */
-  private buildRootCommit(pending: PendingObjects, commit: Extract<RefChange, { commit: unknown }>['commit']): string {
-    const tree = buildTreeSync(commit.files);
-    const encoded = encodeObject('commit', encodeCommit({ tree: tree.oid, parents: [], author: AUTHOR, message: commit.message, time: commit.time }));
-    pending.add(tree, encoded);
-    return encoded.oid;
-  }
-
-  /** Builds one commit of `changes` over `tree`, or null when the tree would not change. */
-  private async buildCommit(pending: PendingObjects, parent: string | null, tree: string, message: string, changes: FileChange[]): Promise<BuiltCommit | null> {
-    const built = await buildTree(pending, tree, changes);
-    if (parent !== null && built.oid === tree) return null;
-    const fields = { tree: built.oid, parents: parent ? [parent] : [], author: AUTHOR, message, time: this.parts.clock.now() };
-    const commit = encodeObject('commit', encodeCommit(fields));
-    pending.add(built, commit);
-    return { oid: commit.oid, tree: built.oid, message, changes };
-  }
-
   /**
    * Makes built changes durable and current: the batch's objects as one pack, its content refs and
    * `main`, written through the commit log by the writer (see `RepoWriter`, on its thread), in the
@@ -369,9 +323,9 @@ export class GitIndexRepo implements IndexRepo {
     const steps = group.flatMap((planned) => planned.steps);
     const commits = steps.flatMap((step) => (step.commit ? [step.commit] : []));
     const last = commits.at(-1) ?? null;
-    const { creates, deletes } = this.netRefChanges(steps);
+    const { creates, deletes } = netRefChanges(steps, this.parts.refs);
     const served: FileChange[] = [];
-    if (this.parts.served) for (const planned of group) served.push(...(await this.servedChanges(planned.pending, planned.steps)));
+    if (this.parts.served) for (const planned of group) served.push(...(await servedChanges(this.parts.servedRefs, planned.pending, planned.steps)));
     if (deletes.length > 0) await markPurgeOwed(gitDir);
     const objects = [...new Map<string, EncodedObject>(group.flatMap((planned) => planned.pending.objects).map((o) => [o.oid, o])).values()];
     const head = last?.oid ?? this.headCommit ?? '';
@@ -426,40 +380,6 @@ export class GitIndexRepo implements IndexRepo {
   private cancelQuietPacking(): void {
     if (this.quietPacking) clearTimeout(this.quietPacking);
     this.quietPacking = null;
-  }
-
-  /** The refs the batch sets (to an object they did not name before) and deletes (that existed). */
-  private netRefChanges(steps: Step[]): { creates: Map<string, string>; deletes: string[] } {
-    const net = new Map<string, string | null>();
-    for (const step of steps) for (const [ref, oid] of step.refs) net.set(ref, oid);
-    const creates = new Map<string, string>();
-    const deletes: string[] = [];
-    for (const [ref, oid] of net) {
-      const stored = this.parts.refs.get(ref) ?? null;
-      if (oid === stored) continue;
-      if (oid === null) deletes.push(ref);
-      else creates.set(ref, oid);
-    }
-    return { creates, deletes };
-  }
-
-  /**
-   * The served folder's changes, in the order readers should see them: the files of served
-   * content refs (bundles) first, then each commit's files (its plan's order).
-   */
-  private async servedChanges(pending: PendingObjects, steps: Step[]): Promise<FileChange[]> {
-    const { servedRefs } = this.parts;
-    const fromRefs: FileChange[] = [];
-    const fromCommits: FileChange[] = [];
-    for (const step of steps) {
-      for (const [ref, oid] of step.refs) {
-        const file = servedRefs.pathOf(ref);
-        if (file === null) continue;
-        fromRefs.push(oid === null ? { path: file, delete: true } : { path: file, content: await pending.readBlob(oid) });
-      }
-      if (step.commit) fromCommits.push(...step.commit.changes);
-    }
-    return [...fromRefs, ...fromCommits];
   }
 
   /**
