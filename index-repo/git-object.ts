@@ -43,6 +43,55 @@ function sortKey(name: string, entry: TreeEntry): string {
 /** Whether every name is ASCII: then JavaScript's string order is Git's byte order, and no bytes are needed to sort. */
 const ascii = (names: string[]) => names.every((name) => /^[\x00-\x7f]*$/.test(name));
 
+/**
+ * Trees with at least this many entries keep their encoding and where each entry's id sits in it:
+ * a commit under a folder of thousands of authors changes one id of that folder's tree, and
+ * writing that id into a copy of the encoding costs a fraction of encoding the tree again
+ * (0.02 against 1.6 ms for 5,000 entries).
+ */
+const PATCHABLE_ENTRIES = 256;
+
+/** The encoding of a large tree, and the offset of each entry's id in it (shared by the trees patched from it). */
+type Encoding = { content: Buffer; idAt: Map<string, number> };
+const encodings = new WeakMap<Tree, Encoding>();
+
+function remember(tree: Tree, content: Buffer, found: Map<string, number> | null = null): void {
+  if (tree.size < PATCHABLE_ENTRIES) return;
+  if (found) return void encodings.set(tree, { content, idAt: found });
+  const idAt = new Map<string, number>();
+  for (let at = 0; at < content.length; ) {
+    const space = content.indexOf(0x20, at);
+    const nul = content.indexOf(0, space);
+    idAt.set(content.subarray(space + 1, nul).toString('utf8'), nul + 1);
+    at = nul + 21;
+  }
+  encodings.set(tree, { content, idAt });
+}
+
+/**
+ * Encodes `tree`, made from `base` by changing the entries named in `changed`: when `base` is a
+ * large tree whose encoding is known and every changed entry was in it with the same mode, a copy
+ * of that encoding with the new ids written in place; else the whole tree again.
+ */
+export function encodeTreeFrom(base: Tree | null, tree: Tree, changed: Iterable<string>): Buffer {
+  const known = base === null || base.size !== tree.size ? undefined : encodings.get(base);
+  if (known) {
+    const names = [...changed];
+    const patchable = names.every((name) => {
+      const before = base?.get(name);
+      const after = tree.get(name);
+      return before !== undefined && after !== undefined && before.mode === after.mode && known.idAt.has(name);
+    });
+    if (patchable) {
+      const content = Buffer.from(known.content);
+      for (const name of names) content.write((tree.get(name) as TreeEntry).oid, known.idAt.get(name) as number, 'hex');
+      encodings.set(tree, { content, idAt: known.idAt });
+      return content;
+    }
+  }
+  return encodeTree(tree);
+}
+
 export function encodeTree(tree: Tree): Buffer {
   const keyed = [...tree].map(([name, entry]) => ({ name, entry, key: sortKey(name, entry) }));
   if (ascii(keyed.map((e) => e.key))) keyed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
@@ -50,11 +99,14 @@ export function encodeTree(tree: Tree): Buffer {
   let length = 0;
   for (const { name, entry } of keyed) length += entry.mode.length + 1 + Buffer.byteLength(name) + 1 + 20;
   const out = Buffer.allocUnsafe(length);
+  const idAt = tree.size >= PATCHABLE_ENTRIES ? new Map<string, number>() : null;
   let at = 0;
   for (const { name, entry } of keyed) {
     at += out.write(`${entry.mode} ${name}\0`, at, 'utf8');
+    idAt?.set(name, at);
     at += out.write(entry.oid, at, 'hex');
   }
+  remember(tree, out, idAt);
   return out;
 }
 
@@ -70,6 +122,7 @@ export function decodeTree(content: Buffer): Tree {
     tree.set(name, { mode, oid });
     at = nul + 21;
   }
+  remember(tree, content);
   return tree;
 }
 

@@ -1,4 +1,4 @@
-import { encodeObject, encodeTree, EMPTY_TREE, FILE_MODE, TREE_MODE, type EncodedObject, type Tree } from './git-object.ts';
+import { encodeObject, encodeTree, encodeTreeFrom, EMPTY_TREE, FILE_MODE, TREE_MODE, type EncodedObject, type Tree } from './git-object.ts';
 import type { ObjectReader } from './object-store.ts';
 import type { FileChange } from './types.ts';
 
@@ -89,7 +89,8 @@ export async function buildTree(store: ObjectReader, rootOid: string, changes: T
   const trees = new Map<string, Tree>();
   const blobs = new Map<string, Buffer>();
   const rebuild = async (oid: string | null, node: Node): Promise<string | null> => {
-    const tree: Tree = oid ? new Map(await store.readTree(oid)) : new Map();
+    const base = oid ? await store.readTree(oid) : null;
+    const tree: Tree = new Map(base ?? []);
     for (const [name, content] of node.files) {
       if (content === null) {
         if (tree.get(name)?.mode !== TREE_MODE) tree.delete(name);
@@ -111,7 +112,7 @@ export async function buildTree(store: ObjectReader, rootOid: string, changes: T
       else tree.set(name, { mode: TREE_MODE, oid: childOid });
     }
     if (tree.size === 0) return null;
-    const encoded = encodeObject('tree', encodeTree(tree));
+    const encoded = encodeObject('tree', encodeTreeFrom(base, tree, [...node.files.keys(), ...node.dirs.keys()]));
     objects.push(encoded);
     trees.set(encoded.oid, tree);
     return encoded.oid;
