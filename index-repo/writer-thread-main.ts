@@ -36,13 +36,30 @@ const writer = new RepoWriter({ gitDir: options.gitDir, name: options.name, stor
 
 const asBuffer = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 
+/**
+ * Frees now the memory of a large buffer this thread received and no longer needs (a bundle's
+ * sources, say): this thread allocates little, so its garbage collector runs seldom, and buffers
+ * of 49 MiB left to it stayed held three or four at a time. Only a buffer that owns all of its
+ * memory, which nothing else here shares, is freed (`ArrayBuffer.prototype.transfer` to no bytes).
+ */
+function release(bytes: Uint8Array): void {
+  const memory = bytes.buffer;
+  if (memory instanceof ArrayBuffer && !memory.detached && bytes.byteOffset === 0 && bytes.byteLength === memory.byteLength && bytes.byteLength >= 64 * 1024) memory.transfer(0);
+}
+
 async function write(batch: WriterBatch): Promise<WrittenBatch> {
   const timer = batch.timings ? new StageTimer() : null;
   const objects: EncodedObject[] = batch.objects.map((o) => ({ oid: o.oid, type: o.type, wrapped: asBuffer(o.wrapped) }));
   const pack = objects.length > 0 ? encodePack(objects) : null;
+  for (const object of batch.objects) release(object.wrapped);
   timer?.mark('pack_encoded');
   const record = { pack, set: batch.set, deleted: batch.deleted, main: batch.main, served: batch.served.map((change) => change.path) };
-  const written = await writer.write(record, batch.served, timer);
+  let written: Awaited<ReturnType<RepoWriter['write']>>;
+  try {
+    written = await writer.write(record, batch.served, timer);
+  } finally {
+    for (const change of batch.served) if ('content' in change) release(change.content);
+  }
   // The batch is in place whatever becomes of its served copy: the commit path follows it, then reports this.
   let servedError: SerializedError | null = null;
   try {

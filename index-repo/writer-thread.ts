@@ -73,6 +73,9 @@ export function deserializeError(data: SerializedError): Error {
 
 type Waiting = { resolve: (value: unknown) => void; reject: (err: unknown) => void };
 
+/** Buffers this large are never slices of Node's shared pool (`Buffer.poolSize` is 8 KiB): each owns its memory. */
+const OWNED_MEMORY = 64 * 1024;
+
 /**
  * The writer of one repository, on a thread of its own (`writer-thread-main.ts` runs a
  * `RepoWriter` there): encoding a batch's pack, writing its files, flushing the commit log and
@@ -126,18 +129,28 @@ export class WriterThread implements BatchWriter {
     );
   }
 
-  private request<T>(request: { kind: 'write'; batch: WriterBatch } | { kind: 'checkpoint' | 'eraseLog' | 'close' }): Promise<T> {
+  private request<T>(request: { kind: 'write'; batch: WriterBatch } | { kind: 'checkpoint' | 'eraseLog' | 'close' }, transfer: ArrayBuffer[] = []): Promise<T> {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
     this.worker.ref();
     return new Promise<T>((resolve, reject) => {
       this.waiting.set(id, { resolve: resolve as (value: unknown) => void, reject });
-      this.worker.postMessage({ id, ...request });
+      this.worker.postMessage({ id, ...request }, transfer);
     });
   }
 
+  /**
+   * Sends the batch; the objects' encodings that own their memory (the large ones: small buffers
+   * share Node's pool) are moved to the thread rather than copied, so that a large bundle's sources
+   * are not held twice. The commit path never reads an object's encoding after sending it.
+   */
   async write(batch: WriterBatch): Promise<WrittenBatch> {
-    const written = await this.request<WrittenBatch>({ kind: 'write', batch });
+    const transfer: ArrayBuffer[] = [];
+    for (const { wrapped } of batch.objects) {
+      const memory = wrapped.buffer;
+      if (memory instanceof ArrayBuffer && wrapped.byteOffset === 0 && wrapped.byteLength === memory.byteLength && wrapped.byteLength >= OWNED_MEMORY && !transfer.includes(memory)) transfer.push(memory);
+    }
+    const written = await this.request<WrittenBatch>({ kind: 'write', batch }, transfer);
     const idx = written.pack?.idx;
     return { ...written, pack: written.pack && idx ? { name: written.pack.name, idx: Buffer.from(idx.buffer, idx.byteOffset, idx.byteLength) } : null };
   }
