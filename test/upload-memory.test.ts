@@ -88,8 +88,10 @@ test('16 uploads held open, each inflating to 49 MiB: they pin only what they se
   const peak = decoding.stop() - before;
   t.log(`16 bundles of 49 MiB decoded and published: the registry grew by ${Math.round(peak / mib)} MiB at most`);
   t.deepEqual(answers.map((a) => a.status), answers.map(() => 201), 'each waits its turn, none is refused');
-  // The budgets (128 MiB received, 192 MiB decoding), plus what the garbage collector has yet to reclaim.
-  t.true(peak < (128 + 192) * mib + 200 * mib, `grew by ${Math.round(peak / mib)} MiB`);
+  // The budgets (128 MiB received, 192 MiB decoding) and what the garbage collector has yet to
+  // reclaim, within the 400 MB a registry decoding such bundles may take (the writer thread's
+  // garbage once took it to 460 MiB).
+  t.true(peak < 400 * mib, `grew by ${Math.round(peak / mib)} MiB`);
 });
 
 test('bytes received are bounded per user (429) and in all (503), both with Retry-After; admitted uploads go on', async (t) => {
