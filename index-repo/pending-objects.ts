@@ -9,7 +9,7 @@ import type { BuiltTree } from './tree-builder.ts';
 export class PendingObjects implements ObjectReader {
   private readonly store: ObjectStore;
   /** The objects of batches built before this one and not yet stored when it began, newest last. */
-  private readonly earlier: PendingObjects[];
+  private earlier: PendingObjects[];
   private readonly trees = new Map<string, Tree>();
   private readonly blobs = new Map<string, Buffer>();
   readonly objects: EncodedObject[] = [];
@@ -53,8 +53,17 @@ export class PendingObjects implements ObjectReader {
     return blob ? Promise.resolve(blob) : this.store.readBlob(oid);
   }
 
-  /** Once stored, the new trees go to the store's cache, so that they are never read back. */
+  /**
+   * Once stored, the new trees go to the store's cache, so that they are never read back, and
+   * this batch lets go of what it held: the store answers for its objects now. Batches built on it
+   * keep a reference to it; without this, each would hold every batch before it while publishes
+   * keep coming, and memory would grow with them.
+   */
   stored(): void {
     for (const [oid, tree] of this.trees) this.store.rememberTree(oid, tree);
+    this.trees.clear();
+    this.blobs.clear();
+    this.objects.length = 0;
+    this.earlier = [];
   }
 }

@@ -73,8 +73,11 @@ export function deserializeError(data: SerializedError): Error {
 
 type Waiting = { resolve: (value: unknown) => void; reject: (err: unknown) => void };
 
-/** Buffers this large are never slices of Node's shared pool (`Buffer.poolSize` is 8 KiB): each owns its memory. */
-const OWNED_MEMORY = 64 * 1024;
+/**
+ * Buffers this large are never slices of Node's shared pool (which serves allocations under half
+ * of `Buffer.poolSize`, 8 KiB): an object's encoding this large owns its memory.
+ */
+const OWNED_MEMORY = 8 * 1024;
 
 /**
  * The writer of one repository, on a thread of its own (`writer-thread-main.ts` runs a
@@ -140,9 +143,10 @@ export class WriterThread implements BatchWriter {
   }
 
   /**
-   * Sends the batch; the objects' encodings that own their memory (the large ones: small buffers
-   * share Node's pool) are moved to the thread rather than copied, so that a large bundle's sources
-   * are not held twice. The commit path never reads an object's encoding after sending it.
+   * Sends the batch; the objects' encodings that own their memory (all but the small ones, which
+   * share Node's pool) are moved to the thread rather than copied: a bundle and its sources are
+   * not copied, nor held twice when large. The commit path never reads an object's encoding
+   * after sending it.
    */
   async write(batch: WriterBatch): Promise<WrittenBatch> {
     const transfer: ArrayBuffer[] = [];
