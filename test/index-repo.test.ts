@@ -1,7 +1,4 @@
 import test from 'ava';
-import crypto from 'node:crypto';
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import fs from 'node:fs';
 import path from 'node:path';
 import { openIndexRepo, type LocalIndexRepo } from '../index-repo/open-index-repo.ts';
@@ -288,39 +285,6 @@ test('a write that fails fails every plan that saw its commits, those planned on
   t.true(linear);
   t.is(commits.length, 2 + fulfilled.length);
   await fsck(repo.gitDir);
-});
-
-test('under steady commits, the memory held stays flat: a batch stored lets go of what it and the batches before it held', async (t) => {
-  v8.setFlagsFromString('--expose-gc');
-  const collect = vm.runInNewContext('gc') as () => void;
-  const repo = await openRepo(tempDir());
-  t.teardown(() => repo.close());
-  // Commits asked for without pause, up to 32 at a time, each as soon as there is room: a batch
-  // is always being written while the next is planned on it.
-  const writes = async (count: number, round: number) => {
-    let inFlight = 0;
-    const all: Array<Promise<unknown>> = [];
-    for (let i = 0; i < count; i++) {
-      while (inFlight >= 32) await new Promise((resolve) => setImmediate(resolve));
-      inFlight++;
-      const content = crypto.randomBytes(64 * 1024);
-      all.push(repo.update(() => ({ message: `Write ${round}.${i}`, changes: [{ path: `packages/w${i % 16}/pkg/${round}.${i}/bundle.pkg.gz`, content }], result: null })).finally(() => inFlight--));
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-    await Promise.all(all);
-  };
-  const held = () => {
-    collect();
-    const usage = process.memoryUsage();
-    return usage.heapUsed + usage.external;
-  };
-  await writes(300, 0);
-  const before = held();
-  // 2,000 commits of 64 KiB: kept, they would hold 250 MiB and more.
-  await writes(2000, 1);
-  const grown = (held() - before) / (1024 * 1024);
-  t.log(`memory held grew by ${grown.toFixed(1)} MiB over 2,000 commits of 64 KiB`);
-  t.true(grown < 24, `grew by ${grown.toFixed(1)} MiB`);
 });
 
 test('packing waits until no commit has come for a while; a burst of ten times packEvery folds packs at once, without the search for deltas', async (t) => {
