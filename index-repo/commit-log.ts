@@ -82,6 +82,23 @@ export class CommitLog {
    * `checkpoint` before appending.
    */
   static open(dir: string, options: CommitLogOptions = {}): { log: CommitLog; replay: LoggedRecord[] } {
+    const log = CommitLog.resume(dir, options);
+    const { checkpointed } = log;
+    const found = fs.readdirSync(dir).filter((name) => /^(segment-\d+|large-\d+)$/.test(name));
+    const bySequence = new Map<number, LoggedRecord>();
+    for (const name of found) for (const record of readRecords(path.join(dir, name))) if (record.sequence > checkpointed) bySequence.set(record.sequence, record);
+    const replay: LoggedRecord[] = [];
+    for (let sequence = checkpointed + 1; bySequence.has(sequence); sequence++) replay.push(bySequence.get(sequence) as LoggedRecord);
+    log.nextSequence = checkpointed + replay.length + 1;
+    return { log, replay };
+  }
+
+  /**
+   * Opens the log in `dir` (creating it) to append after its last checkpoint, without reading its
+   * records: for a log whose records were replayed and checkpointed already (by `open`, on the
+   * thread that opened the repository).
+   */
+  static resume(dir: string, options: CommitLogOptions = {}): CommitLog {
     const segmentBytes = options.segmentBytes ?? 8 * 1024 * 1024;
     fs.mkdirSync(dir, { recursive: true });
     let checkpointed = 0;
@@ -90,15 +107,8 @@ export class CommitLog {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
-    const found = fs.readdirSync(dir).filter((name) => /^(segment-\d+|large-\d+)$/.test(name));
-    const bySequence = new Map<number, LoggedRecord>();
-    for (const name of found) for (const record of readRecords(path.join(dir, name))) if (record.sequence > checkpointed) bySequence.set(record.sequence, record);
-    const replay: LoggedRecord[] = [];
-    for (let sequence = checkpointed + 1; bySequence.has(sequence); sequence++) replay.push(bySequence.get(sequence) as LoggedRecord);
     const segments: Segment[] = [0, 1].map((index) => ({ file: path.join(dir, `segment-${index}`), fd: null, size: segmentBytes, offset: 0, sealedAt: null }));
-    const log = new CommitLog(dir, segments, checkpointed, segmentBytes);
-    log.nextSequence = checkpointed + replay.length + 1;
-    return { log, replay };
+    return new CommitLog(dir, segments, checkpointed, segmentBytes);
   }
 
   /** The sequence number the next record gets. */

@@ -1,6 +1,7 @@
 import type { EncodedObject, Tree } from './git-object.ts';
 import type { ObjectReader, ObjectStore } from './object-store.ts';
 import type { BuiltTree } from './tree-builder.ts';
+import { asBuffer } from './buffers.ts';
 
 /**
  * The objects of commits built but not yet stored: plans later in the same batch read through
@@ -39,7 +40,7 @@ export class PendingObjects implements ObjectReader {
 
   /** Adds a blob, readable at once. */
   addBlob(blob: EncodedObject, content: Uint8Array): void {
-    this.blobs.set(blob.oid, Buffer.from(content.buffer, content.byteOffset, content.byteLength));
+    this.blobs.set(blob.oid, asBuffer(content));
     this.objects.push(blob);
   }
 

@@ -1,6 +1,7 @@
 import { encodeObject, encodeTree, encodeTreeFrom, EMPTY_TREE, FILE_MODE, TREE_MODE, type EncodedObject, type Tree } from './git-object.ts';
 import type { ObjectReader } from './object-store.ts';
 import type { FileChange } from './types.ts';
+import { asBuffer } from './buffers.ts';
 
 /** A file change as the tree builder takes it: new content, a deletion, or an object the store holds already. */
 export type TreeChange = FileChange | { path: string; oid: string; mode?: string };
@@ -66,7 +67,7 @@ export function buildTreeSync(files: Array<{ path: string; content: Uint8Array }
       }
       const blob = encodeObject('blob', content);
       objects.push(blob);
-      blobs.set(blob.oid, Buffer.from(content.buffer, content.byteOffset, content.byteLength));
+      blobs.set(blob.oid, asBuffer(content));
       tree.set(name, { mode: FILE_MODE, oid: blob.oid });
     }
     for (const [name, child] of node.dirs) tree.set(name, { mode: TREE_MODE, oid: build(child) });

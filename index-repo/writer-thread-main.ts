@@ -9,6 +9,7 @@ import { encodePack } from './pack-writer.ts';
 import { StageTimer } from './stage-timer.ts';
 import type { EncodedObject } from './git-object.ts';
 import type { Logger } from './types.ts';
+import { asBuffer, ownedMemory } from './buffers.ts';
 import { serializeError, type SerializedError, type WriterBatch, type WriterMessage, type WriterOptions, type WriterRequest, type WrittenBatch } from './writer-thread.ts';
 
 // The writer thread of one index repository (see `WriterThread`): a `RepoWriter` on the commit
@@ -25,16 +26,13 @@ const log: Logger = {
   error: (event, fields) => post({ log: 'error', event, fields }),
 };
 
-const { log: commitLog, replay } = CommitLog.open(options.logDir, options.commitLog);
-// The opening thread replayed and checkpointed the log before starting this one.
-if (replay.length > 0) throw new Error(`the commit log of ${options.gitDir} holds ${replay.length} records not replayed`);
+// The opening thread replayed and checkpointed the log before starting this one: nothing to read.
+const commitLog = CommitLog.resume(options.logDir, options.commitLog);
 const objectsDir = path.join(options.gitDir, 'objects');
 fs.mkdirSync(path.join(objectsDir, 'pack'), { recursive: true });
 const served = options.servedDir ? new ServedFolder(options.servedDir) : null;
 const packs = { placePack: placePack.bind(null, objectsDir), adoptPack: () => Promise.resolve() };
 const writer = new RepoWriter({ gitDir: options.gitDir, name: options.name, store: packs, served, log, commitLog });
-
-const asBuffer = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 
 /**
  * Frees now the memory of a large buffer this thread received and no longer needs (a bundle's
@@ -43,8 +41,7 @@ const asBuffer = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffs
  * memory, which nothing else here shares, is freed (`ArrayBuffer.prototype.transfer` to no bytes).
  */
 function release(bytes: Uint8Array): void {
-  const memory = bytes.buffer;
-  if (memory instanceof ArrayBuffer && !memory.detached && bytes.byteOffset === 0 && bytes.byteLength === memory.byteLength && bytes.byteLength >= 64 * 1024) memory.transfer(0);
+  ownedMemory(bytes, 64 * 1024)?.transfer(0);
 }
 
 async function write(batch: WriterBatch): Promise<WrittenBatch> {

@@ -2,6 +2,7 @@ import { Worker } from 'node:worker_threads';
 import type { CommitLogOptions } from './commit-log.ts';
 import type { EncodedObject } from './git-object.ts';
 import type { FileChange, Logger } from './types.ts';
+import { asBuffer, ownedMemory } from './buffers.ts';
 
 /** What the writer thread is started with: where the repository, its commit log and its served folder are. */
 export type WriterOptions = { gitDir: string; name: string; logDir: string; servedDir: string | null; commitLog: CommitLogOptions | undefined };
@@ -73,11 +74,8 @@ export function deserializeError(data: SerializedError): Error {
 
 type Waiting = { resolve: (value: unknown) => void; reject: (err: unknown) => void };
 
-/**
- * Buffers this large are never slices of Node's shared pool (which serves allocations under half
- * of `Buffer.poolSize`, 8 KiB): an object's encoding this large owns its memory.
- */
-const OWNED_MEMORY = 8 * 1024;
+/** Objects' encodings this large are moved to the thread (see `ownedMemory`). */
+const MOVED_BYTES = 8 * 1024;
 
 /**
  * The writer of one repository, on a thread of its own (`writer-thread-main.ts` runs a
@@ -151,12 +149,11 @@ export class WriterThread implements BatchWriter {
   async write(batch: WriterBatch): Promise<WrittenBatch> {
     const transfer: ArrayBuffer[] = [];
     for (const { wrapped } of batch.objects) {
-      const memory = wrapped.buffer;
-      if (memory instanceof ArrayBuffer && wrapped.byteOffset === 0 && wrapped.byteLength === memory.byteLength && wrapped.byteLength >= OWNED_MEMORY && !transfer.includes(memory)) transfer.push(memory);
+      const memory = ownedMemory(wrapped, MOVED_BYTES);
+      if (memory && !transfer.includes(memory)) transfer.push(memory);
     }
     const written = await this.request<WrittenBatch>({ kind: 'write', batch }, transfer);
-    const idx = written.pack?.idx;
-    return { ...written, pack: written.pack && idx ? { name: written.pack.name, idx: Buffer.from(idx.buffer, idx.byteOffset, idx.byteLength) } : null };
+    return { ...written, pack: written.pack && { name: written.pack.name, idx: asBuffer(written.pack.idx) } };
   }
 
   checkpoint(): Promise<void> {
