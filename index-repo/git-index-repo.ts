@@ -9,18 +9,16 @@ import { rewriteHistory } from './history-rewrite.ts';
 import { createSnapshot } from './snapshot.ts';
 import { PendingObjects } from './pending-objects.ts';
 import { prepareMain } from './refs.ts';
-import { clearPurgeOwed, markPurgeOwed } from './marks.ts';
+import { markPurgeOwed } from './marks.ts';
 import { encodePack } from './pack-writer.ts';
 import type { EncodedObject } from './git-object.ts';
 import type { ServedFolder } from './served-folder.ts';
-import { purgeUnreachable, repack } from './maintenance.ts';
+import { RepoMaintenance } from './repo-maintenance.ts';
 import { RefView } from './ref-view.ts';
 import { syncDir } from './durable-fs.ts';
 
 /** Plans run, and commits stored, together at most. */
 const MAX_BATCH = 32;
-/** Packing owed for this many times `packEvery` commits is done at once, without the search for deltas. */
-const BUSY_PACKING = 10;
 
 type Plan<T> = (snapshot: Snapshot) => Promise<CommitPlan<T>> | CommitPlan<T>;
 type Answer = { commit: string | null; result: unknown; timings?: Record<string, number>; batchSize?: number };
@@ -59,7 +57,7 @@ export type GitIndexRepoParts = {
   servedRefs: ServedRefs;
   /** Commits between two packings (0: only when asked); null when `git` is missing. */
   packEvery: number | null;
-  /** How long no commit must come before packing starts (see `schedulePacking`). */
+  /** How long no commit must come before packing starts (see `RepoMaintenance`). */
   packQuietMs: number;
   /** Writes batches durably through the commit log (on a thread of its own). */
   writer: BatchWriter;
@@ -85,19 +83,9 @@ export class GitIndexRepo implements IndexRepo {
   private current: Snapshot;
   private tail: Promise<unknown> = Promise.resolve();
   private closed = false;
-  private commitsSincePack = 0;
-  private packing: Promise<void> | null = null;
-  /** The packing that waits for a quiet moment. */
-  private quietPacking: NodeJS.Timeout | null = null;
-  /** Git maintenance (packing, purging), one run at a time. */
-  private maintenanceTail: Promise<unknown> = Promise.resolve();
-  /** A purge waiting for its turn, which later calls share. */
-  private nextPurge: Promise<void> | null = null;
-  /** Whether objects may have become unreachable (refs deleted, history replaced) since the last purge. */
-  private purgeOwed = false;
+  /** Packing for clones and purging what no ref reaches. */
+  private readonly maintenance: RepoMaintenance;
   private readonly listeners = new Set<(change: RepoChange) => void>();
-  /** The purge under way. */
-  private purging: Promise<void> | null = null;
   private readonly waiting: Waiting[] = [];
   private batchScheduled = false;
   /** Batches planned and waiting for the writer, in order. */
@@ -121,7 +109,12 @@ export class GitIndexRepo implements IndexRepo {
     this.headCommit = parts.head?.commit ?? null;
     this.rootTree = parts.head?.tree ?? emptyTree;
     this.current = this.snapshotOf(parts.store, this.headCommit ?? '', this.rootTree, new RefView(parts.refs));
-    this.purgeOwed = parts.purgeOwed;
+    this.maintenance = new RepoMaintenance({
+      ...parts,
+      enqueue: (task) => this.enqueue(task),
+      eraseLog: () => parts.writer.eraseLog(),
+      purged: () => this.changed({ kind: 'purge', refsSet: 0, refsDeleted: 0 }),
+    });
   }
 
   private snapshotOf(reader: PendingObjects | ObjectStore, commit: string, tree: string, refs: RefView): Snapshot {
@@ -336,7 +329,7 @@ export class GitIndexRepo implements IndexRepo {
     for (const planned of group) planned.pending.stored();
     for (const [ref, oid] of creates) this.parts.refs.set(ref, oid);
     for (const ref of deletes) this.parts.refs.delete(ref);
-    if (deletes.length > 0) this.purgeOwed = true;
+    if (deletes.length > 0) this.maintenance.owePurge();
     if (last) {
       this.headCommit = last.oid;
       this.rootTree = last.tree;
@@ -348,38 +341,7 @@ export class GitIndexRepo implements IndexRepo {
     if (commits.length === 0) log.info('index_refs', { repo: name, set: creates.size, deleted: deletes.length });
     const took = { plans: batch.plans, seconds: (performance.now() - batch.started) / 1000 };
     this.changed({ kind: commits.length > 0 ? 'commit' : 'refs', refsSet: creates.size, refsDeleted: deletes.length, batch: took });
-    this.commitsSincePack += commits.length;
-    this.schedulePacking();
-  }
-
-  /**
-   * Packing is owed after `packEvery` commits. It waits for a moment without commits
-   * (`packQuietMs`): its search for deltas costs more CPU than the publishes it packs, and would
-   * take it from them. When publishes keep coming for BUSY_PACKING times as long, the packs are
-   * folded at once without that search (cheap: see `repack`), so that their number stays bounded.
-   */
-  private schedulePacking(): void {
-    const { packEvery, packQuietMs } = this.parts;
-    if (!packEvery || this.commitsSincePack < packEvery || this.packing || this.closed) return;
-    if (this.commitsSincePack >= packEvery * BUSY_PACKING || packQuietMs === 0) {
-      this.cancelQuietPacking();
-      void this.maintain({ deltas: packQuietMs === 0 }).catch(() => undefined);
-      return;
-    }
-    if (this.quietPacking) {
-      this.quietPacking.refresh();
-      return;
-    }
-    this.quietPacking = setTimeout(() => {
-      this.quietPacking = null;
-      if (!this.closed && !this.packing) void this.maintain().catch(() => undefined);
-    }, packQuietMs);
-    this.quietPacking.unref();
-  }
-
-  private cancelQuietPacking(): void {
-    if (this.quietPacking) clearTimeout(this.quietPacking);
-    this.quietPacking = null;
+    this.maintenance.committed(commits.length);
   }
 
   /**
@@ -410,7 +372,7 @@ export class GitIndexRepo implements IndexRepo {
           this.headCommit = result.commit;
           this.rootTree = result.tree;
           this.current = this.snapshotOf(store, result.commit, result.tree, new RefView(this.parts.refs));
-          this.purgeOwed = true;
+          this.maintenance.owePurge();
           await served?.reconcile(store, this.rootTree, this.headCommit, this.servedRefFiles());
           log.warn('index_history_replaced', { repo: name, commits: result.commits, commit: result.commit });
           this.changed({ kind: 'commit', refsSet: 0, refsDeleted: 0 });
@@ -451,78 +413,20 @@ export class GitIndexRepo implements IndexRepo {
     log.warn('index_served_repaired', { repo: name, commit: this.headCommit, paths: repaired });
   }
 
-  /** Runs Git maintenance after the maintenance under way: packing and purging never overlap. */
-  private maintenance<T>(task: () => Promise<T>): Promise<T> {
-    const run = this.maintenanceTail.then(task);
-    this.maintenanceTail = run.catch(() => undefined);
-    return run;
-  }
-
-  /** Reads the packs again after maintenance changed them, in the commit queue. */
-  private afterMaintenance(): Promise<void> {
-    const { store } = this.parts;
-    return this.enqueue(() => store.rescanPacks());
-  }
-
-  /** Packs loose objects for clones, off the write path; commits go on meanwhile. Without `deltas`, packs are folded without searching for deltas. */
+  /** Packs loose objects for clones, off the write path (see `RepoMaintenance.maintain`). */
   maintain(options: { deltas: boolean } = { deltas: true }): Promise<void> {
-    const { packEvery, gitDir, store, log, name } = this.parts;
-    if (packEvery === null) return Promise.reject(new Error('packing needs the git command'));
-    this.cancelQuietPacking();
-    this.packing ??= this.maintenance(async () => {
-      this.commitsSincePack = 0;
-      const started = performance.now();
-      try {
-        await repack(gitDir, options);
-        await this.afterMaintenance();
-        log.info('index_packed', { repo: name, packs: store.packNames().length, deltas: options.deltas, ms: Math.round(performance.now() - started) });
-      } catch (err) {
-        log.error('index_pack_failed', { repo: name, ...describeError(err) });
-        throw err;
-      } finally {
-        this.packing = null;
-      }
-    });
-    return this.packing;
+    return this.maintenance.maintain(options);
   }
 
+  /** Removes from disk what no ref reaches (see `RepoMaintenance.purge`). */
   purge(): Promise<void> {
-    const { packEvery, gitDir, store, log, name } = this.parts;
-    if (this.nextPurge) return this.nextPurge;
-    // Nothing became unreachable since the purge under way (if any) started.
-    if (!this.purgeOwed) return this.purging ?? Promise.resolve();
-    if (packEvery === null) return Promise.reject(new Error('purging needs the git command'));
-    const run = this.maintenance(async () => {
-      // From here on, a new call needs a run after this one: it may have deleted refs since.
-      this.nextPurge = null;
-      this.purgeOwed = false;
-      this.purging = run;
-      const started = performance.now();
-      try {
-        // The log holds the content of recent records: flushed into place, then zeroed, before the packs go.
-        await this.enqueue(() => this.parts.writer.eraseLog());
-        await purgeUnreachable(gitDir);
-        await this.afterMaintenance();
-        if (!this.purgeOwed) clearPurgeOwed(gitDir);
-        log.info('index_purged', { repo: name, packs: store.packNames().length, ms: Math.round(performance.now() - started) });
-        this.changed({ kind: 'purge', refsSet: 0, refsDeleted: 0 });
-      } catch (err) {
-        this.purgeOwed = true;
-        log.error('index_purge_failed', { repo: name, ...describeError(err) });
-        throw err;
-      } finally {
-        this.purging = null;
-      }
-    });
-    this.nextPurge = run;
-    return run;
+    return this.maintenance.purge();
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.cancelQuietPacking();
-    await this.maintenanceTail;
+    await this.maintenance.close();
     await this.tail;
     await this.written();
     await this.parts.writer.close();
