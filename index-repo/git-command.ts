@@ -26,12 +26,22 @@ export class GitCommandError extends Error {
 }
 
 /**
+ * The environment of a `git` the registry runs: its own (PATH, HOME, Git's and ssh's settings
+ * for pushes to mirrors), with Git never prompting for anything, and `extra` over it. The one
+ * place the registry passes its environment on to Git (not configuration: that is read once,
+ * in gateway/config.ts).
+ */
+export function gitEnvironment(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return { ...process.env, GIT_TERMINAL_PROMPT: '0', ...extra };
+}
+
+/**
  * Runs `git` on a repository in a process group of its own and resolves with its exit code and
  * output, whatever they are. Git never prompts (GIT_TERMINAL_PROMPT=0) and speaks C.
  */
 export function runGit(gitDir: string, args: string[], options: GitCommandOptions = {}): Promise<GitCommandResult & { timedOut: boolean }> {
   return new Promise((resolve, reject) => {
-    const env = { ...process.env, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C', ...options.env };
+    const env = gitEnvironment({ LC_ALL: 'C', ...options.env });
     const child = spawn('git', ['--git-dir', gitDir, ...args], { env, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     let stderr = '';

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { spawn } from 'node:child_process';
 import { killGroup } from './git-spawner.ts';
+import { gitEnvironment } from './git-command.ts';
 
 export type GitProcessOptions = {
   /** The arguments after `git`. */
@@ -74,7 +75,7 @@ export function runGit(options: GitProcessOptions): Promise<GitProcessResult> {
     const child = spawn('nice', ['-n', String(nice), 'timeout', '-s', 'KILL', seconds, 'git', ...args], {
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, GIT_TERMINAL_PROMPT: '0', ...options.env },
+      env: gitEnvironment(options.env),
     });
     const stdout: Buffer[] = [];
     let stdoutBytes = 0;
