@@ -10,7 +10,11 @@ export type GitProcessesOptions = {
   queueLength: number;
   /** The most a request may spend waiting and running, in milliseconds; then its process group is killed. */
   timeoutMs: number;
-  /** How much lower than the registry's the processes' CPU priority is (nice): a burst of clones yields the CPU to publishes. */
+  /**
+   * How much lower than the registry's the CPU priority of a process that builds a pack is (nice):
+   * a burst of clones yields the CPU to publishes. A request that only lists refs keeps the
+   * registry's priority (see `GitCommand.listsRefsOnly`).
+   */
   niceness: number;
   log: Logger;
 };
@@ -62,6 +66,13 @@ export type GitCommand = {
   connect(signal: AbortSignal): Promise<GitConnection>;
   /** The answer the client gets when Git answers nothing at all. */
   failure: AnswerRequest['failure'];
+  /**
+   * Whether the request, given the body read before the handover, only lists refs: work bounded
+   * by the repository's refs, a few milliseconds, that runs at the registry's priority so that a
+   * client's ref listing does not wait behind publishes. Anything else (a fetch, which builds a
+   * pack) runs at the lower one.
+   */
+  listsRefsOnly(body: Uint8Array): boolean;
 };
 
 /** Every Git process the registry has run to serve a request, bounded in number, time and CPU priority. */
@@ -90,7 +101,7 @@ const STDERR_KEPT = 2000;
  */
 export function createGitProcesses(options: GitProcessesOptions): GitProcesses {
   const queue = new SlotQueue({ slots: options.processes, length: options.queueLength });
-  const spawner = createGitSpawner({ niceness: options.niceness });
+  const spawner = createGitSpawner();
   let handedOff = 0;
   const whenSettled: Array<() => void> = [];
   let closed = false;
@@ -112,7 +123,8 @@ export function createGitProcesses(options: GitProcessesOptions): GitProcesses {
     try {
       const { handle, ...connection } = await command.connect(signal);
       const env = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...command.env };
-      run = await spawner.serve({ file: 'git', args: command.args, env, ...connection, failure: command.failure }, handle);
+      const niceness = command.listsRefsOnly(connection.body) ? 0 : options.niceness;
+      run = await spawner.serve({ file: 'git', args: command.args, env, ...connection, failure: command.failure, niceness }, handle);
     } catch (err) {
       release();
       throw signal.aborted ? new GitStoppedError(stopReason()) : err;

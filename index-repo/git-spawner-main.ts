@@ -3,19 +3,19 @@
 // read, the bounds), then hands the connection over with the request; from there this process
 // forks `git http-backend`, feeds it the body, and writes its answer (git-answer.ts). So the
 // registry's event loop, busy with publishes, is not on a clone's way, and a fork here copies a
-// small process's page tables, not the registry's. Every Git process runs at a lower CPU priority
-// (`nice`); this process keeps the registry's, to answer promptly.
+// small process's page tables, not the registry's. A Git process that builds a pack runs at a lower
+// CPU priority (`nice`, as the request says); this process keeps the registry's, to answer promptly.
 //
 // Control goes over the IPC channel (advanced serialization, so that a body is bytes):
-// `{type: "serve", id, ...AnswerRequest}` with the connection's handle, and `{type: "stop", id}`,
+// `{type: "serve", id, niceness, ...AnswerRequest}` with the connection's handle, and `{type: "stop", id}`,
 // in; `{type: "started", id, pid}` and `{type: "ended", id, ...AnswerEnd}` out.
 import net from 'node:net';
-import { answer, type Answer, type AnswerRequest } from './git-answer.ts';
+import { answer, type Answer } from './git-answer.ts';
+import type { SpawnRequest } from './git-spawner.ts';
 
-type Serve = { type: 'serve'; id: string } & AnswerRequest;
+type Serve = { type: 'serve'; id: string } & SpawnRequest;
 type Stop = { type: 'stop'; id: string };
 
-const [niceness] = process.argv.slice(2) as [string];
 const answers = new Map<string, Answer>();
 
 /**
@@ -23,20 +23,20 @@ const answers = new Map<string, Answer>();
  * pack-objects) start at the lower priority. (`os.setPriority` on the new pid would race with
  * Git's own first fork.)
  */
-function command(file: string, args: string[]): [string, string[]] {
-  return niceness === '0' ? [file, args] : ['nice', ['-n', niceness, file, ...args]];
+function command(file: string, args: string[], niceness: number): [string, string[]] {
+  return niceness === 0 ? [file, args] : ['nice', ['-n', String(niceness), file, ...args]];
 }
 
 function serve(message: Serve, handle: unknown): void {
-  const { id } = message;
+  const { type: _type, id, niceness, ...request } = message;
   if (!handle) {
     process.send?.({ type: 'ended', id, code: null, signal: null, stderr: 'the connection did not arrive', status: null, bytes: 0, aborted: false });
     return;
   }
   // The handle of a TCP connection, made a socket as Node makes one of a socket it is sent.
   const socket = new net.Socket({ handle, readable: true, writable: true } as net.SocketConstructorOpts);
-  const [file, args] = command(message.file, message.args);
-  const running = answer({ ...message, file, args }, socket, {
+  const [file, args] = command(request.file, request.args, niceness);
+  const running = answer({ ...request, file, args }, socket, {
     started: (pid) => process.send?.({ type: 'started', id, pid }),
     ended: (end) => {
       answers.delete(id);

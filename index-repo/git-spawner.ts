@@ -19,10 +19,13 @@ export type ServedRun = {
   stop(): void;
 };
 
+/** A request for the spawner: the answer's, and how much lower than the registry's its process's CPU priority is (nice). */
+export type SpawnRequest = AnswerRequest & { niceness: number };
+
 /** Answers requests through the spawner process (git-spawner-main.ts), on connections handed to it. */
 export interface GitSpawner {
   /** Hands `handle` to the spawner with the request; the handle is closed here whatever happens. */
-  serve(request: AnswerRequest, handle: ConnectionHandle): Promise<ServedRun>;
+  serve(request: SpawnRequest, handle: ConnectionHandle): Promise<ServedRun>;
   /** Kills every process group it knows of, and the spawner. */
   close(): void;
 }
@@ -40,22 +43,17 @@ const unreported = (stderr: string, signal: NodeJS.Signals | null = null): Answe
  * it each request with its connection, and pairs the spawner's reports with their runs. A run
  * whose spawner dies ends as killed.
  */
-export function createGitSpawner(options: { niceness: number }): GitSpawner {
-  return new SpawnerClient(options.niceness);
+export function createGitSpawner(): GitSpawner {
+  return new SpawnerClient();
 }
 
 class SpawnerClient implements GitSpawner {
-  private readonly niceness: number;
   private spawner: Promise<ChildProcess> | null = null;
   private current: ChildProcess | null = null;
   private readonly runs = new Map<string, Run>();
   private closed = false;
 
-  constructor(niceness: number) {
-    this.niceness = niceness;
-  }
-
-  async serve(request: AnswerRequest, handle: ConnectionHandle): Promise<ServedRun> {
+  async serve(request: SpawnRequest, handle: ConnectionHandle): Promise<ServedRun> {
     let child: ChildProcess;
     try {
       if (this.closed) throw new Error('the Git spawner is closed');
@@ -100,7 +98,7 @@ class SpawnerClient implements GitSpawner {
   }
 
   private launch(): Promise<ChildProcess> {
-    const child = spawn(process.execPath, [MAIN, String(this.niceness)], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], serialization: 'advanced' });
+    const child = spawn(process.execPath, [MAIN], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], serialization: 'advanced' });
     this.current = child;
     // Neither keeps the registry running: its HTTP server and queues decide that.
     child.unref();

@@ -75,5 +75,19 @@ function cgiEnvironment(request: UploadPackRequest): Record<string, string> {
  */
 export function uploadPack(processes: GitProcesses, request: UploadPackRequest): Promise<GitEnd> {
   const { signal, label, connect, failure } = request;
-  return processes.serve({ args: ['http-backend'], env: cgiEnvironment(request), signal, label, connect, failure });
+  return processes.serve({ args: ['http-backend'], env: cgiEnvironment(request), signal, label, connect, failure, listsRefsOnly: (body) => listsRefsOnly(request, body) });
+}
+
+/** The first pkt-line of a protocol v2 `ls-refs` request (`0014` is its length, these 16 bytes and its own 4). */
+const LS_REFS = Buffer.from('0014command=ls-refs\n');
+
+/**
+ * Whether Git only lists refs for this request: the ref advertisement (`info/refs`: in protocol v0
+ * every ref, in v2 the capabilities), or a protocol v2 request whose command is `ls-refs`. A body
+ * compressed, or too short to tell, counts as a fetch.
+ */
+export function listsRefsOnly(request: Pick<UploadPackRequest, 'service' | 'protocol' | 'contentEncoding'>, body: Uint8Array): boolean {
+  if (request.service === 'advertise') return true;
+  if (request.protocol === null || !request.protocol.includes('version=2') || request.contentEncoding !== null) return false;
+  return body.length >= LS_REFS.length && LS_REFS.equals(body.subarray(0, LS_REFS.length));
 }

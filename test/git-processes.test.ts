@@ -1,5 +1,6 @@
 import test from 'ava';
 import fs from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { bundle } from './helpers/bundle.ts';
 import { published } from './helpers/fixtures.ts';
@@ -7,7 +8,7 @@ import { tempDir } from './helpers/registry.ts';
 import { gitClient } from './helpers/git.ts';
 import { hangingFetch, servingProcesses, servingRegistry, spawners, waitUntil, watchProcesses } from './helpers/git-serving.ts';
 
-test.serial('a burst of clones beyond the limit all complete, never more processes than the limit, all at a lower priority', async (t) => {
+test.serial('a burst of clones beyond the limit all complete, never more processes than the limit, fetches at a lower priority', async (t) => {
   const { reg } = await servingRegistry(t, { GIT_PROCESSES: '2', GIT_QUEUE: '100' }, 200_000);
   const ownNice = Number(fs.readFileSync('/proc/self/stat', 'utf8').split(') ')[1]?.split(' ')[16]);
   const watch = watchProcesses();
@@ -22,8 +23,58 @@ test.serial('a burst of clones beyond the limit all complete, never more process
   for (const run of runs) t.is(run.code, 0, run.stderr);
   t.log(`at most ${most} git http-backend processes alive at once; nice values ${[...nice].join(', ')}`);
   t.true(most >= 1 && most <= 2, `${most} processes at once`);
-  t.deepEqual([...nice], [Math.min(19, ownNice + 10)]);
+  // Ref listings run at the registry's priority, the fetches (the clones' packs) at the lower one.
+  t.true([...nice].every((n) => n === ownNice || n === Math.min(19, ownNice + 10)), [...nice].join(', '));
+  t.true(nice.has(Math.min(19, ownNice + 10)));
   t.deepEqual(reg.registry.deps.git.counts(), { running: 0, waiting: 0 });
+});
+
+test.serial("ref listings run at the registry's CPU priority, fetches 10 lower, in protocols v2 and v0", async (t) => {
+  const { reg } = await servingRegistry(t, {});
+  const ownNice = Number(fs.readFileSync('/proc/self/stat', 'utf8').split(') ')[1]?.split(' ')[16]);
+  // The registry finds this `git` first: it notes its nice value, the request's method and the
+  // start of its body, then runs the real one.
+  const bin = tempDir();
+  const seen = path.join(bin, 'seen');
+  const realGit = execFileSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).trim();
+  fs.symlinkSync(execFileSync('sh', ['-c', 'command -v nice'], { encoding: 'utf8' }).trim(), path.join(bin, 'nice'));
+  const script = [
+    '#!/bin/sh',
+    'PATH=/usr/local/bin:/usr/bin:/bin',
+    'nice=$(cut -d" " -f19 /proc/$$/stat)',
+    'if [ "$REQUEST_METHOD" != POST ]; then',
+    `  echo "$nice GET" >> ${seen}; exec ${realGit} "$@"`,
+    'fi',
+    `body=$(mktemp -p ${bin})`,
+    'cat > "$body"',
+    `echo "$nice POST $(head -c 60 "$body" | tr -c "a-z=-" .)" >> ${seen}`,
+    `exec ${realGit} "$@" < "$body"`,
+  ].join('\n');
+  fs.writeFileSync(path.join(bin, 'git'), `${script}\n`, { mode: 0o755 });
+  const saved = process.env['PATH'];
+  process.env['PATH'] = bin;
+  const client = { env: { PATH: saved ?? '' } };
+  const url = `${reg.url}/git/acme/served.git`;
+  try {
+    for (const protocol of ['2', '0']) {
+      t.is((await gitClient(['-c', `protocol.version=${protocol}`, 'ls-remote', url], client)).code, 0);
+      t.is((await gitClient(['-c', `protocol.version=${protocol}`, 'clone', '--quiet', '--depth', '1', '--branch', '1.0.0', url, path.join(tempDir(), 'c')], client)).code, 0);
+    }
+  } finally {
+    process.env['PATH'] = saved;
+  }
+  const lines = fs.readFileSync(seen, 'utf8').trim().split('\n');
+  t.log(lines.join('\n'));
+  const lowered = Math.min(19, ownNice + 10);
+  const kinds = lines.map((line) => {
+    const [nice, method, body = ''] = line.split(' ');
+    const kind = method === 'GET' ? 'advertisement' : body.includes('command=ls-refs') ? 'ls-refs' : 'fetch';
+    return `${kind} ${Number(nice) === ownNice ? 'registry' : Number(nice) === lowered ? 'lowered' : nice}`;
+  });
+  // v2: ls-remote is an advertisement and ls-refs; a clone adds a fetch. v0: no ls-refs, and a
+  // shallow clone fetches in two requests.
+  t.deepEqual(kinds.slice(0, 5), ['advertisement registry', 'ls-refs registry', 'advertisement registry', 'ls-refs registry', 'fetch lowered']);
+  t.deepEqual([...new Set(kinds.slice(5))], ['advertisement registry', 'fetch lowered']);
 });
 
 test.serial('over the queue length, a request is answered 503 with Retry-After', async (t) => {
