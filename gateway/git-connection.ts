@@ -3,13 +3,9 @@ import type { IncomingMessage } from 'node:http';
 import type Koa from 'koa';
 import { fail } from './errors.ts';
 import { GitStoppedError, type GitConnection, type GitEnd } from '../index-repo/git-processes.ts';
+import { GIT_BODY_LIMIT } from '../index-repo/upload-pack.ts';
 
-/**
- * The most a Git request body may weigh: `git http-backend`'s own bound (`http.maxRequestBuffer`,
- * 10 MiB), past which it refuses the request itself. Git sends a body this large (chunked, not
- * compressed) only for a negotiation of about 200,000 refs.
- */
-export const GIT_BODY_LIMIT = 10 * 1024 * 1024;
+export { GIT_BODY_LIMIT };
 
 /** A TCP connection's handle in Node's `net.Socket` (`_handle`), as far as the handover uses it. */
 type TcpHandle = { readStop(): number; close(): void };
@@ -23,17 +19,18 @@ export function checkBodySize(ctx: Koa.Context): void {
   if (Number(ctx.get('content-length') || 0) > GIT_BODY_LIMIT) throw tooLarge();
 }
 
-const tooLarge = () => fail('too_large', `A Git request body is at most ${GIT_BODY_LIMIT / 1024 / 1024} MiB.`);
+export const tooLarge = () => fail('too_large', `A Git request body is at most ${GIT_BODY_LIMIT / 1024 / 1024} MiB.`);
 
 /**
- * Takes a Git request's connection from Node's HTTP server, for the spawner to answer on: a
- * chunked body is read whole first (at most `GIT_BODY_LIMIT`); a body of declared length goes
- * with the bytes read so far, the rest to be read by the spawner off the connection. Then, in
- * one turn of the event loop: nothing more is read from the connection here, the body's bytes
- * buffered in the request are taken, and the socket lets go of its handle and is destroyed, so
- * that the HTTP server frees the connection (its parser, its count, its timeouts) as a closed
- * one, and Koa answers nothing (`ctx.respond = false`). The handle itself stays open until it is
- * sent.
+ * Takes a Git request's connection from Node's HTTP server, for the spawner to answer on, with
+ * the request's bytes: its head as the client sent it (names, values and order of its headers),
+ * then its body. A chunked body is read whole first (at most `GIT_BODY_LIMIT`) and goes with a
+ * `Content-Length` instead; a body of declared length goes with the bytes read so far, the rest to
+ * be read by the spawner off the connection. Then, in one turn of the event loop: nothing more is
+ * read from the connection here, the body's bytes buffered in the request are taken, and the
+ * socket lets go of its handle and is destroyed, so that the HTTP server frees the connection
+ * (its parser, its count, its timeouts) as a closed one, and Koa answers nothing
+ * (`ctx.respond = false`). The handle itself stays open until it is sent.
  */
 export async function takeGitConnection(ctx: Koa.Context, signal: AbortSignal): Promise<GitConnection> {
   const req = ctx.req;
@@ -49,8 +46,22 @@ export async function takeGitConnection(ctx: Koa.Context, signal: AbortSignal): 
   ctx.state.handedOff = handedOff;
   ctx.respond = false;
   socket.destroy();
-  const declared = Number(req.headers['content-length'] ?? 0);
-  return { handle, body: whole ?? buffered, remaining: whole ? 0 : Math.max(0, declared - buffered.length), httpVersion: req.httpVersion };
+  return { handle, bytes: Buffer.concat([requestHead(req, whole === null ? null : whole.length), whole ?? buffered]) };
+}
+
+/** Headers the head written again leaves out when the body was read whole: it goes with its length instead. */
+const BODY_FRAMING = new Set(['transfer-encoding', 'content-length']);
+
+/** The request's head, as the client sent it; with `wholeLength`, its body's framing replaced by that length. */
+function requestHead(req: IncomingMessage, wholeLength: number | null): Buffer {
+  const lines = [`${req.method} ${req.url} HTTP/${req.httpVersion}`];
+  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
+    const name = req.rawHeaders[i] as string;
+    if (wholeLength !== null && BODY_FRAMING.has(name.toLowerCase())) continue;
+    lines.push(`${name}: ${req.rawHeaders[i + 1]}`);
+  }
+  if (wholeLength !== null) lines.push(`Content-Length: ${wholeLength}`);
+  return Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1');
 }
 
 /** Whether this request's connection was handed over (then its log line waits for the answer's end). */

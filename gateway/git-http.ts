@@ -5,14 +5,15 @@ import { principalFromHeader } from './authenticate.ts';
 import { clientOf } from './client-address.ts';
 import { includes } from './permissions.ts';
 import { GIT_PREFIXES, gitRoute, type GitRepository } from './git-route.ts';
-import { answeredWith, checkBodySize, isHandedOff, takeGitConnection } from './git-connection.ts';
-import { GitBusyError, GitStoppedError, type GitEnd, type GitProcesses } from '../index-repo/git-processes.ts';
-import { uploadPack, type UploadPackRequest } from '../index-repo/upload-pack.ts';
-
-type Service = UploadPackRequest['service'];
+import { answeredWith, checkBodySize, isHandedOff, takeGitConnection, tooLarge } from './git-connection.ts';
+import { GitBusyError, GitStoppedError, type GitEnd, type GitProcesses, type GitProcessesOptions } from '../index-repo/git-processes.ts';
+import { logAborted, logRequest } from './log-request.ts';
+import type { Logger } from './log.ts';
+import type { Metrics } from './metrics.ts';
+import type { GitView, OwnAnswer, Service } from '../index-repo/upload-pack.ts';
 
 /** What a URL resolves to once its reader is known to be allowed: where Git reads, and what it shows. */
-export type GitTarget = { gitDir: string; namespace: string | null; hideRefs: string[]; protocolV2: boolean; label: Record<string, string> };
+export type GitTarget = GitView & { label: Record<string, string> };
 
 /**
  * Which repository a Git URL's reader gets, or a catalog error (a missing package's 404, a
@@ -25,8 +26,13 @@ export type GitHttpDeps = { git: GitProcesses; resolve: ResolveRepository };
 
 const BASIC_CHALLENGE = { 'WWW-Authenticate': 'Basic realm="Gren registry"' };
 
+/** An error of the catalog as the spawner sends it. */
+const ownAnswer = (err: ApiError): OwnAnswer => ({ status: err.status, type: 'application/json; charset=utf-8', body: JSON.stringify(err.body) });
+
 /** What the client gets when Git answers nothing at all (it failed before its headers): the catalog's 500. */
-const FAILURE = { status: 500, type: 'application/json; charset=utf-8', body: JSON.stringify(fail('internal').body) };
+const FAILURE = ownAnswer(fail('internal'));
+/** What a later request on the connection gets for a body past `GIT_BODY_LIMIT` (the first is refused before the handover). */
+const TOO_LARGE = ownAnswer(tooLarge());
 
 /**
  * Git's smart HTTP protocol, fetching only, served by Git itself (index-repo/upload-pack.ts):
@@ -44,7 +50,7 @@ export function gitHttp(deps: GitHttpDeps): Koa.Middleware {
     const service = serviceOf(ctx, route.file);
     checkBodySize(ctx);
     const target = deps.resolve(ctx, route.repository);
-    await serve(deps.git, ctx, target, service);
+    await serve(deps.git, ctx, target, service, ctx.path.slice(0, ctx.path.length - route.file.length));
   };
 }
 
@@ -118,27 +124,32 @@ function allowPrivate(deps: AppDeps, ctx: Koa.Context, fullName: string): void {
 
 /**
  * Hands the request to Git once a process is granted: its connection goes to the spawner, which
- * answers on it; resolves when that answer has ended, with its status (or the client's leaving)
- * for the request log. Refusals before that (a full queue, a wait past the time limit, a body too
- * large) are answered here as catalog errors.
+ * answers on it (and a Git client's next requests for the same repository, with the same
+ * credentials: `prefix` is the repository's URL path); resolves when that answer has ended, with
+ * its status (or the client's leaving) for the request log. Refusals before that (a full queue, a
+ * wait past the time limit, a body too large) are answered here as catalog errors.
  */
-async function serve(git: GitProcesses, ctx: Koa.Context, target: GitTarget, service: Service): Promise<void> {
+async function serve(git: GitProcesses, ctx: Koa.Context, target: GitTarget, service: Service, prefix: string): Promise<void> {
   const hangUp = new AbortController();
   ctx.res.once('close', () => {
     if (!ctx.res.writableFinished && !isHandedOff(ctx)) hangUp.abort();
   });
   let end: GitEnd;
   try {
-    end = await uploadPack(git, {
-      ...target,
-      protocol: target.protocolV2 ? ctx.get('git-protocol') || null : null,
-      service,
-      contentType: ctx.get('content-type') || null,
-      contentEncoding: ctx.get('content-encoding') || null,
+    const { label, ...view } = target;
+    end = await git.serve({
+      session: {
+        view,
+        prefix,
+        authorization: ctx.get('authorization') || null,
+        // Git's own clients ask again on the connection (a clone two or three times); others get it closed after the answer.
+        keepAlive: ctx.get('user-agent').startsWith('git/'),
+        failure: FAILURE,
+        tooLarge: TOO_LARGE,
+      },
       signal: hangUp.signal,
-      label: { ...target.label, service },
+      label: { ...label, service },
       connect: (signal) => takeGitConnection(ctx, signal),
-      failure: FAILURE,
     });
   } catch (err) {
     if (err instanceof GitBusyError) throw limited('unavailable', 'git_queue', 'Too many Git requests at once; try again in a moment.', { 'Retry-After': String(err.retryAfterSeconds) });
@@ -153,4 +164,19 @@ async function serve(git: GitProcesses, ctx: Koa.Context, target: GitTarget, ser
 function hungUp(ctx: Koa.Context): void {
   ctx.respond = false;
   ctx.status = 499;
+}
+
+/**
+ * The request log line and the metrics of a request that followed another on its connection,
+ * answered in the spawner: as the app gives them to the requests it answers (its path without the
+ * query; `request_aborted` when it was cut short).
+ */
+export function logFollowUps(log: Logger, metrics: Metrics): NonNullable<GitProcessesOptions['followUp']> {
+  return (request) => {
+    const started = performance.now() - request.ms;
+    const status = request.stopped === null ? (request.end.status ?? 500) : null;
+    if (status === null) logAborted(log, request.method, request.path, started);
+    else logRequest(log, request.method, request.path, status, started);
+    metrics.request(request.method, request.path, status, started, null);
+  };
 }

@@ -16,6 +16,7 @@ import { createPackages } from './packages/packages.ts';
 import { openNotifier, type NotifierOptions } from './notifications/notifier.ts';
 import { indexConfigFile } from './index-config.ts';
 import { createIndexFiles, indexFastPath } from './static-index.ts';
+import { logFollowUps } from './git-http.ts';
 import { createGitProcesses } from '../index-repo/git-processes.ts';
 import { createMetrics } from './metrics.ts';
 import { startPushMirrors, type PushMirrorTimings } from '../index-repo/push-mirrors.ts';
@@ -105,7 +106,7 @@ export async function openRegistry(config: Config, overrides: RegistryOverrides 
     const permissions = createPermissions({ accounts });
     const packages = await createPackages({ index, privateIndex, notifier, clock, log });
     const indexFiles = createIndexFiles(index);
-    const git = createGitProcesses({ processes: config.git.processes, queueLength: config.git.queue, timeoutMs: config.git.timeoutSeconds * 1000, niceness: config.git.nice, log });
+    const git = createGitProcesses({ processes: config.git.processes, queueLength: config.git.queue, timeoutMs: config.git.timeoutSeconds * 1000, niceness: config.git.nice, log, followUp: logFollowUps(log, metrics) });
     metrics.watchGit(() => git.counts());
     closers.unshift(() => git.close());
     // Started once the content refs are in line with main (createPackages): each mirror is brought up to date, then follows commits.

@@ -1,22 +1,25 @@
-import { STATUS_CODES } from 'node:http';
-import type net from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Writable } from 'node:stream';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readCgiHead, type CgiHead } from './cgi-head.ts';
 
-/** One Git request as the registry hands it over (git-spawner.ts), with its client's connection. */
+/** A CGI program to run: its file, arguments and environment (`CONTENT_LENGTH` included). */
+export type CgiProgram = { file: string; args: string[]; env: Record<string, string> };
+
+/** An answer the registry gives itself: status, content type and body. */
+type OwnAnswer = { status: number; type: string; body: string };
+
+/** One request to answer with a CGI program (`git http-backend`). */
 export type AnswerRequest = {
-  file: string;
-  args: string[];
-  env: Record<string, string>;
-  /** The request body's bytes the registry read before the handover. */
-  body: Uint8Array;
-  /** The bytes of the body still to come on the connection (a `Content-Length` body not yet whole). */
-  remaining: number;
-  /** The request's HTTP version: `1.1` gets a chunked answer, `1.0` one delimited by the close. */
-  httpVersion: string;
-  /** The answer when Git answers nothing (it failed before its headers): the registry's error body. */
-  failure: { status: number; type: string; body: string };
+  /** The program, given the body's length (null: no body) and first bytes (Git's priority depends on them). */
+  program(contentLength: number | null, start: Buffer): CgiProgram;
+  /** The most the body may weigh; past it, `tooLarge` is the answer. */
+  bodyLimit: number;
+  /** The answer when the program answers nothing (it failed before its headers): the registry's error body. */
+  failure: OwnAnswer;
+  tooLarge: OwnAnswer;
+  /** Whether the connection may stay open after this answer, for the client's next request. */
+  keepAlive: boolean;
 };
 
 /** How an answer ended: the process's exit, the status sent (null: none), the body's bytes, whether the client left first. */
@@ -28,10 +31,8 @@ export type AnswerEvents = { started(pid: number): void; ended(end: AnswerEnd): 
 export type Answer = { stop(): void };
 
 const STDERR_KEPT = 2000;
-/** After the answer, how long a client that keeps its side open is waited for before the connection is closed. */
-const LINGER_MS = 5000;
 /** Headers of the CGI program that the HTTP framing here decides instead. */
-const FRAMING = new Set(['connection', 'content-length', 'transfer-encoding', 'keep-alive']);
+const FRAMING = new Set(['connection', 'content-length', 'transfer-encoding', 'keep-alive', 'date']);
 
 /** SIGKILL to a process group; nothing when it is gone already. */
 export function killGroup(pid: number): void {
@@ -43,26 +44,26 @@ export function killGroup(pid: number): void {
 }
 
 /**
- * Answers one request on `socket` with a CGI program (`git http-backend`), in a process group of
- * its own: the body goes to its stdin (what the registry read, then the rest from the connection),
- * its CGI head becomes the HTTP status line and headers (`Connection: close`: the registry's
- * server no longer holds this connection, so nothing more is read from it), its output the body,
- * chunked for HTTP/1.1. The answer ends when the program closes its output having exited by
- * itself (its own errors are the client's to read); a program killed midway, or a client that
- * left, has the connection destroyed, so that the client sees a broken transfer rather than a
- * short one. A client that leaves has the process group killed at once.
+ * Answers one request with a CGI program (`git http-backend`) in a process group of its own: the
+ * body goes to its stdin (a chunked one is read whole first, to give its length), its CGI head
+ * becomes the answer's status and headers, its output the body (chunked for HTTP/1.1, framed by
+ * Node's HTTP server), `Connection: close` unless `keepAlive`. The answer ends when the program
+ * closes its output having exited by itself (its own errors are the client's to read); a program
+ * killed midway, or a client that left, has the connection destroyed, so that the client sees a
+ * broken transfer rather than a short one. A client that leaves has the process group killed at
+ * once.
  */
-export function answer(request: AnswerRequest, socket: net.Socket, events: AnswerEvents): Answer {
-  const run = new CgiRun(request, socket, events);
-  run.start();
+export function answer(request: AnswerRequest, req: IncomingMessage, res: ServerResponse, events: AnswerEvents): Answer {
+  const run = new CgiRun(request, req, res, events);
+  void run.start();
   return { stop: () => run.stop() };
 }
 
 class CgiRun {
   private readonly request: AnswerRequest;
-  private readonly socket: net.Socket;
+  private readonly req: IncomingMessage;
+  private readonly res: ServerResponse;
   private readonly events: AnswerEvents;
-  private readonly chunked: boolean;
   private child: ChildProcessWithoutNullStreams | null = null;
   private pid: number | null = null;
   private stderr = '';
@@ -73,32 +74,48 @@ class CgiRun {
   private answered = false;
   private reported = false;
 
-  constructor(request: AnswerRequest, socket: net.Socket, events: AnswerEvents) {
+  constructor(request: AnswerRequest, req: IncomingMessage, res: ServerResponse, events: AnswerEvents) {
     this.request = request;
-    this.socket = socket;
+    this.req = req;
+    this.res = res;
     this.events = events;
-    this.chunked = request.httpVersion !== '1.0';
   }
 
-  start(): void {
-    const { request, socket } = this;
-    socket.on('error', () => {});
-    socket.once('close', () => {
-      if (this.answered) return;
+  async start(): Promise<void> {
+    // Nothing is reported before `answer` has returned.
+    await Promise.resolve();
+    if (this.answered) return;
+    const { request, req, res } = this;
+    if (req.socket.destroyed) {
+      this.aborted = true;
+      this.answered = true;
+      return this.report(null, null);
+    }
+    res.once('close', () => {
+      if (this.answered || res.writableFinished) return;
       this.aborted = true;
       this.breakOff();
+      // Without a process, nothing else will report the end.
+      if (this.child === null) this.report(null, null);
     });
-    const env = request.env['REQUEST_METHOD'] === 'POST' ? { ...request.env, CONTENT_LENGTH: String(request.body.length + request.remaining) } : request.env;
+    if (!request.keepAlive) res.setHeader('Connection', 'close');
+    const body = req.method === 'POST' ? await readStart(req, request.bodyLimit) : { length: null, start: Buffer.alloc(0), whole: true };
+    if (this.answered) return this.report(null, null);
+    if (body === null) {
+      this.ownAnswer(request.tooLarge);
+      return this.report(null, null);
+    }
     let child: ChildProcessWithoutNullStreams;
     try {
-      child = spawn(request.file, request.args, { env, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+      const { file, args, env } = request.program(body.length, body.start);
+      child = spawn(file, args, { env, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
     } catch (err) {
       this.stderr = String(err);
       this.fail();
       return this.report(null, null);
     }
     this.child = child;
-    feedBody(request, socket, child.stdin);
+    feedBody(req, body, child.stdin);
     this.watch(child);
     readCgiHead(child.stdout).then(
       (head) => this.relay(child, head),
@@ -110,6 +127,7 @@ class CgiRun {
   stop(): void {
     if (!this.answered) this.breakOff();
     else if (this.pid !== null) killGroup(this.pid);
+    if (this.child === null) this.report(null, null);
   }
 
   private watch(child: ChildProcessWithoutNullStreams): void {
@@ -119,7 +137,7 @@ class CgiRun {
     child.once('spawn', () => {
       this.pid = child.pid as number;
       this.events.started(this.pid);
-      if (this.answered) killGroup(this.pid);
+      if (this.answered && !this.res.writableFinished) killGroup(this.pid);
     });
     child.once('error', (err) => {
       this.stderr += err.message;
@@ -137,53 +155,52 @@ class CgiRun {
     });
   }
 
-  /** The program's head as the HTTP status line and headers, then its output as the body, at the pace the client reads. */
+  /** The program's head as the answer's status and headers, then its output as the body, at the pace the client reads. */
   private relay(child: ChildProcessWithoutNullStreams, head: CgiHead): void {
     if (this.answered) return;
-    const { socket, chunked } = this;
+    const { res } = this;
     this.status = head.status;
-    // The head leaves with the first piece of the body, in one write.
-    socket.cork();
-    writeHead(socket, head, chunked ? 'Transfer-Encoding: chunked' : null);
+    for (const [name, value] of head.headers) if (!FRAMING.has(name.toLowerCase())) res.appendHeader(name, value);
+    // The head leaves as soon as Git gave it, as Git's own server would send it.
+    res.writeHead(head.status).flushHeaders();
     child.stdout.on('data', (chunk: Buffer) => {
       this.bytes += chunk.length;
-      writeBody(socket, chunk, chunked);
-      if (!socket.writableNeedDrain) return;
+      if (res.write(chunk)) return;
       child.stdout.pause();
-      socket.once('drain', () => child.stdout.resume());
+      res.once('drain', () => child.stdout.resume());
     });
     child.stdout.resume();
-    process.nextTick(() => socket.uncork());
   }
 
   /** The connection is cut: the client sees a broken transfer, and the process, if alive, is killed. */
   private breakOff(): void {
     this.answered = true;
-    this.socket.destroy();
+    this.res.destroy();
+    this.req.socket.destroy();
     this.child?.stdout.destroy();
     if (this.pid !== null) killGroup(this.pid);
   }
 
-  /** The answer is whole: its last chunk, then the close. */
+  /** The answer is whole: its last chunk; the connection stays for the next request, or closes (as the head said). */
   private finish(): void {
-    this.end(this.chunked ? '0\r\n\r\n' : '');
-  }
-
-  /** Ends the answer with `last`; the connection closes once the client has read it and closed its side (or after a while). */
-  private end(last: string): void {
     this.answered = true;
-    this.socket.end(last);
-    this.socket.setTimeout(LINGER_MS, () => this.socket.destroy());
+    this.res.end();
   }
 
   /** The program answered nothing usable: the registry's error instead, if the client is still there. */
   private fail(): void {
     if (this.pid !== null) killGroup(this.pid);
     if (this.answered) return;
-    const { status, type, body } = this.request.failure;
-    this.status = status;
-    writeHead(this.socket, { status, headers: [['Content-Type', type]] }, `Content-Length: ${Buffer.byteLength(body)}`);
-    this.end(body);
+    if (this.res.headersSent) return this.breakOff();
+    this.ownAnswer(this.request.failure);
+  }
+
+  /** One of the registry's own answers, which closes the connection (the body may be left unread). */
+  private ownAnswer(answer: OwnAnswer): void {
+    this.answered = true;
+    this.status = answer.status;
+    this.res.writeHead(answer.status, { 'Content-Type': answer.type, 'Content-Length': Buffer.byteLength(answer.body), Connection: 'close' });
+    this.res.end(answer.body);
   }
 
   private report(code: number | null, signal: NodeJS.Signals | null): void {
@@ -194,48 +211,50 @@ class CgiRun {
   }
 }
 
+type BodyStart = { length: number | null; start: Buffer; whole: boolean };
+
 /**
- * The request body into the program's stdin: the bytes the registry read, then the next
- * `remaining` bytes of the connection. The connection goes on being read after the body (what
- * follows, a pipelined request, is dropped: the answer closes the connection), so that a client
- * that leaves is seen at once.
+ * A POST body's length and first bytes: a body of declared length has its first bytes read, as
+ * they first arrive (a Git client sends a short body with its head), the rest left in the stream;
+ * a chunked body is read whole. Null when the body is larger than `limit`.
  */
-function feedBody(request: AnswerRequest, socket: net.Socket, stdin: Writable): void {
-  let remaining = request.remaining;
-  stdin.on('error', () => {});
-  stdin.write(request.body);
-  if (remaining === 0) stdin.end();
-  socket.on('data', (chunk: Buffer) => {
-    if (remaining === 0) return;
-    const part = chunk.subarray(0, remaining);
-    remaining -= part.length;
-    if (!stdin.write(part)) {
-      socket.pause();
-      stdin.once('drain', () => socket.resume());
-    }
-    if (remaining === 0) stdin.end();
+function readStart(req: IncomingMessage, limit: number): Promise<BodyStart | null> {
+  const declared = req.headers['content-length'];
+  const chunked = declared === undefined;
+  const length = chunked ? null : Number(declared);
+  if (length !== null && length > limit) return Promise.resolve(null);
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const settle = (result: BodyStart | null) => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onEnd);
+      req.pause();
+      resolve(result);
+    };
+    const onData = (chunk: Buffer) => {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (chunked && size > limit) settle(null);
+      else if (!chunked) settle({ length, start: Buffer.concat(chunks, size), whole: size >= (length ?? 0) });
+    };
+    const onEnd = () => settle({ length: chunked ? size : length, start: Buffer.concat(chunks, size), whole: true });
+    if (req.readableEnded) return onEnd();
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('error', onEnd);
   });
-  socket.once('end', () => remaining > 0 && stdin.end());
 }
 
-/** The status line and headers: the program's own, the date, `Connection: close`, and `framing` (how the body ends; null: at the close). */
-function writeHead(socket: net.Socket, head: CgiHead, framing: string | null): void {
-  const lines = [`HTTP/1.1 ${head.status} ${STATUS_CODES[head.status] ?? ''}`];
-  for (const [name, value] of head.headers) if (!FRAMING.has(name.toLowerCase())) lines.push(`${name}: ${value}`);
-  lines.push(`Date: ${new Date().toUTCString()}`, 'Connection: close');
-  if (framing !== null) lines.push(framing);
-  socket.write(`${lines.join('\r\n')}\r\n\r\n`);
-}
-
-/** One piece of the body, as one chunk when chunked, in one write to the connection. */
-function writeBody(socket: net.Socket, data: Buffer, chunked: boolean): void {
-  if (!chunked) {
-    socket.write(data);
+/** The request body into the program's stdin: the bytes read first, then the rest of the request as it comes. */
+function feedBody(req: IncomingMessage, body: BodyStart, stdin: Writable): void {
+  stdin.on('error', () => {});
+  if (body.start.length > 0) stdin.write(body.start);
+  if (body.whole || req.readableEnded) {
+    stdin.end();
+    req.resume();
     return;
   }
-  socket.cork();
-  socket.write(`${data.length.toString(16)}\r\n`);
-  socket.write(data);
-  socket.write('\r\n');
-  socket.uncork();
+  req.pipe(stdin);
 }

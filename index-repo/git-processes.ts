@@ -1,14 +1,22 @@
 import type { LogFields, Logger } from '../gateway/log.ts';
-import type { AnswerRequest } from './git-answer.ts';
+import type { AnswerEnd } from './git-answer.ts';
 import { QueueFullError, SlotQueue } from './slot-queue.ts';
-import { createGitSpawner, type ConnectionHandle, type ServedRun } from './git-spawner.ts';
+import { createGitSpawner, type ConnectionHandle, type FollowUp, type ServedRun } from './git-spawner.ts';
+import type { GitSession } from './upload-pack.ts';
 
 export type GitProcessesOptions = {
-  /** Git processes running at once; the rest wait in the queue. */
+  /**
+   * Connections answered at once, each by one Git process at a time; the rest wait in the queue.
+   * A connection keeps its place for its client's next request until it closes (at most
+   * `FOLLOW_UP_MS` after an answer).
+   */
   processes: number;
   /** Requests that may wait for a process; one more is refused (`GitBusyError`). */
   queueLength: number;
-  /** The most a request may spend waiting and running, in milliseconds; then its process group is killed. */
+  /**
+   * The most a request may spend waiting and running, in milliseconds, the requests that follow it
+   * on its connection included; then its process group is killed and its connection cut.
+   */
   timeoutMs: number;
   /**
    * How much lower than the registry's the CPU priority of a process that builds a pack is (nice):
@@ -17,6 +25,8 @@ export type GitProcessesOptions = {
    */
   niceness: number;
   log: Logger;
+  /** Hears of each request answered on a connection after its first (the gateway logs and counts that one itself). */
+  followUp?: (request: FollowUp & { stopped: GitEnd['stopped'] }) => void;
 };
 
 /** No process for this request: the queue is full. Answer 503 with `Retry-After`. */
@@ -45,34 +55,18 @@ export class GitStoppedError extends Error {
  */
 export type GitEnd = { code: number | null; signal: NodeJS.Signals | null; stopped: 'aborted' | 'timeout' | 'closed' | null; status: number | null; bytes: number };
 
-/** The client's connection, taken from the HTTP server once a process is granted, and what the answer needs. */
-export type GitConnection = {
-  handle: ConnectionHandle;
-  /** The request body's bytes read so far. */
-  body: Uint8Array;
-  /** The bytes of the body still to arrive on the connection. */
-  remaining: number;
-  httpVersion: string;
-};
+/** The client's connection, taken from the HTTP server once a process is granted: its handle, and its first request's bytes (head, and the body read so far). */
+export type GitConnection = { handle: ConnectionHandle; bytes: Uint8Array };
 
 export type GitCommand = {
-  args: string[];
-  env: Record<string, string>;
+  /** The repository, its reader's view and credentials, and the registry's own answers. */
+  session: GitSession;
   /** Aborted when the client hangs up while the request is still the registry's (waiting, or its body being read). */
   signal: AbortSignal;
   /** Fields for the log lines about this process (the repository, the service). */
   label: LogFields;
   /** Called once a process is granted: reads what the registry must of the request, then takes its connection. */
   connect(signal: AbortSignal): Promise<GitConnection>;
-  /** The answer the client gets when Git answers nothing at all. */
-  failure: AnswerRequest['failure'];
-  /**
-   * Whether the request, given the body read before the handover, only lists refs: work bounded
-   * by the repository's refs, a few milliseconds, that runs at the registry's priority so that a
-   * client's ref listing does not wait behind publishes. Anything else (a fetch, which builds a
-   * pack) runs at the lower one.
-   */
-  listsRefsOnly(body: Uint8Array): boolean;
 };
 
 /** Every Git process the registry has run to serve a request, bounded in number, time and CPU priority. */
@@ -119,32 +113,39 @@ export function createGitProcesses(options: GitProcessesOptions): GitProcesses {
       throw new GitStoppedError(stopReason());
     }
     const started = performance.now();
+    let timedOut = false;
+    const stoppedBy = (answered: AnswerEnd): GitEnd['stopped'] => (timedOut ? 'timeout' : answered.aborted ? 'aborted' : closed ? 'closed' : null);
     let run: ServedRun;
     try {
-      const { handle, ...connection } = await command.connect(signal);
-      const env = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...command.env };
-      const niceness = command.listsRefsOnly(connection.body) ? 0 : options.niceness;
-      run = await spawner.serve({ file: 'git', args: command.args, env, ...connection, failure: command.failure, niceness }, handle);
+      const { handle, bytes } = await command.connect(signal);
+      const session = { ...command.session, path: process.env['PATH'] ?? '/usr/bin:/bin', niceness: options.niceness };
+      run = await spawner.serve(session, bytes, handle, (request) => {
+        const stopped = stoppedBy(request.end);
+        report(options.log, { ...command.label, service: request.service }, stopped, request.end, request.ms);
+        options.followUp?.({ ...request, stopped });
+      });
     } catch (err) {
       release();
       throw signal.aborted ? new GitStoppedError(stopReason()) : err;
     }
     handedOff++;
     // The connection is the spawner's: only the time limit is still this side's to enforce.
-    let timedOut = false;
     const onTimeout = () => {
       timedOut = true;
       run.stop();
     };
     if (deadline.aborted) onTimeout();
     else deadline.addEventListener('abort', onTimeout, { once: true });
-    const answered = await run.ended;
-    deadline.removeEventListener('abort', onTimeout);
-    release();
-    if (--handedOff === 0) for (const resolve of whenSettled.splice(0)) resolve();
-    const end: GitEnd = { code: answered.code, signal: answered.signal, status: answered.status, bytes: answered.bytes, stopped: timedOut ? 'timeout' : answered.aborted ? 'aborted' : closed ? 'closed' : null };
-    report(options.log, command.label, end, answered.stderr, performance.now() - started);
-    return end;
+    // The place is the connection's until it closes: its client's next requests are answered on it.
+    void run.closed.then(() => {
+      deadline.removeEventListener('abort', onTimeout);
+      release();
+      if (--handedOff === 0) for (const resolve of whenSettled.splice(0)) resolve();
+    });
+    const answered = await run.answered;
+    const stopped = stoppedBy(answered);
+    report(options.log, command.label, stopped, answered, performance.now() - started);
+    return { code: answered.code, signal: answered.signal, status: answered.status, bytes: answered.bytes, stopped };
   };
 
   return {
@@ -159,14 +160,14 @@ export function createGitProcesses(options: GitProcessesOptions): GitProcesses {
 }
 
 /** One log line for a process that was stopped or failed; nothing for one that did its work. */
-function report(log: Logger, label: LogFields, end: GitEnd, stderr: string, ms: number): void {
+function report(log: Logger, label: LogFields, stopped: GitEnd['stopped'], end: AnswerEnd, ms: number): void {
   const fields = { ...label, ms: Math.round(ms) };
-  if (end.stopped) {
-    log.info('git_stopped', { ...fields, reason: end.stopped, bytes: end.bytes });
+  if (stopped) {
+    log.info('git_stopped', { ...fields, reason: stopped, bytes: end.bytes });
     return;
   }
-  if (end.code === 0 && stderr.trim() === '') return;
-  log.warn('git_failed', { ...fields, code: end.code, signal: end.signal, stderr: oneLine(stderr) });
+  if (end.code === 0 && end.stderr.trim() === '') return;
+  log.warn('git_failed', { ...fields, code: end.code, signal: end.signal, stderr: oneLine(end.stderr) });
 }
 
 /** Git's message on one line: its lines joined, trimmed to what was kept. */

@@ -2,7 +2,11 @@ import crypto from 'node:crypto';
 import type net from 'node:net';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { killGroup, type AnswerEnd, type AnswerRequest } from './git-answer.ts';
+import { killGroup, type AnswerEnd } from './git-answer.ts';
+import type { GitSession, Service } from './upload-pack.ts';
+
+/** A session as the spawner gets it: with `PATH` for Git, and the niceness of a process that builds a pack. */
+export type SpawnerSession = GitSession & { path: string; niceness: number };
 
 export { killGroup };
 
@@ -12,26 +16,33 @@ export { killGroup };
  */
 export type ConnectionHandle = { close(): void };
 
-/** A request the spawner answers: how it ended, and a way to stop it. */
+/** A request after the connection's first, answered in the spawner: what the request log needs of it. */
+export type FollowUp = { method: string; path: string; service: Service; ms: number; end: AnswerEnd };
+
+/** A connection in the spawner's hands: how its first request's answer ended, when the connection has closed, and a way to stop it. */
 export type ServedRun = {
-  ended: Promise<AnswerEnd>;
+  answered: Promise<AnswerEnd>;
+  /** Resolves once the connection is closed (after its last answer). */
+  closed: Promise<void>;
   /** Kills its process group and cuts its connection now; a run whose handover never arrived ends at once. */
   stop(): void;
 };
 
-/** A request for the spawner: the answer's, and how much lower than the registry's its process's CPU priority is (nice). */
-export type SpawnRequest = AnswerRequest & { niceness: number };
-
 /** Answers requests through the spawner process (git-spawner-main.ts), on connections handed to it. */
 export interface GitSpawner {
-  /** Hands `handle` to the spawner with the request; the handle is closed here whatever happens. */
-  serve(request: SpawnRequest, handle: ConnectionHandle): Promise<ServedRun>;
+  /**
+   * Hands `handle` to the spawner with the session and its first request's `bytes` (head, and the
+   * body read so far); the handle is closed here whatever happens. `followUp` hears of each
+   * later request answered on the connection.
+   */
+  serve(session: SpawnerSession, bytes: Uint8Array, handle: ConnectionHandle, followUp: (request: FollowUp) => void): Promise<ServedRun>;
   /** Kills every process group it knows of, and the spawner. */
   close(): void;
 }
 
-type Run = { pid: number | null; end(end: AnswerEnd): void };
-type Message = { type: 'ready' } | { type: 'started'; id: string; pid: number } | ({ type: 'ended'; id: string } & AnswerEnd);
+type Run = { pid: number | null; answer(end: AnswerEnd): void; followUp(request: FollowUp): void; close(): void };
+type Answered = { type: 'answered'; id: string; first: boolean; method: string; path: string; service: Service; ms: number } & AnswerEnd;
+type Message = { type: 'ready' } | { type: 'started'; id: string; pid: number } | Answered | { type: 'ended'; id: string };
 
 const MAIN = path.join(import.meta.dirname, 'git-spawner-main.ts');
 
@@ -40,7 +51,7 @@ const unreported = (stderr: string, signal: NodeJS.Signals | null = null): Answe
 
 /**
  * The registry's side of the spawner: starts it on first use (and again after it died), sends
- * it each request with its connection, and pairs the spawner's reports with their runs. A run
+ * it each connection with its session, and pairs the spawner's reports with their runs. A run
  * whose spawner dies ends as killed.
  */
 export function createGitSpawner(): GitSpawner {
@@ -53,7 +64,7 @@ class SpawnerClient implements GitSpawner {
   private readonly runs = new Map<string, Run>();
   private closed = false;
 
-  async serve(request: SpawnRequest, handle: ConnectionHandle): Promise<ServedRun> {
+  async serve(session: SpawnerSession, bytes: Uint8Array, handle: ConnectionHandle, followUp: (request: FollowUp) => void): Promise<ServedRun> {
     let child: ChildProcess;
     try {
       if (this.closed) throw new Error('the Git spawner is closed');
@@ -63,22 +74,31 @@ class SpawnerClient implements GitSpawner {
       throw err;
     }
     const id = crypto.randomBytes(16).toString('hex');
-    let settle: (end: AnswerEnd) => void = () => {};
-    const ended = new Promise<AnswerEnd>((resolve) => (settle = resolve));
+    let answer: (end: AnswerEnd) => void = () => {};
+    let close: () => void = () => {};
+    const answered = new Promise<AnswerEnd>((resolve) => (answer = resolve));
+    const closed = new Promise<void>((resolve) => (close = resolve));
     const run: Run = {
       pid: null,
-      end: (end) => {
+      answer,
+      followUp,
+      close: () => {
         this.runs.delete(id);
-        settle(end);
+        // A connection closed before its first answer (its request never came whole, or was refused): nothing was sent.
+        answer(unreported('the connection closed before an answer'));
+        close();
       },
     };
     this.runs.set(id, run);
     // Node sends a TCP handle as is (SCM_RIGHTS); this process's copy is closed once it is on its way.
-    child.send({ type: 'serve', id, ...request }, handle as unknown as net.Socket, (err) => {
+    child.send({ type: 'serve', id, session, bytes }, handle as unknown as net.Socket, (err) => {
       handle.close();
-      if (err) run.end(unreported(`the connection could not be handed over: ${err.message}`));
+      if (err) {
+        run.answer(unreported(`the connection could not be handed over: ${err.message}`));
+        run.close();
+      }
     });
-    return { ended, stop: () => this.stop(id, child) };
+    return { answered, closed, stop: () => this.stop(id, child) };
   }
 
   close(): void {
@@ -94,7 +114,10 @@ class SpawnerClient implements GitSpawner {
     if (child.connected) child.send({ type: 'stop', id }, undefined, () => {});
     // Not started: perhaps the handover never arrived (a handle the spawner could not take); a
     // start reported later is killed on arrival.
-    if (run.pid === null) run.end(unreported('stopped before it started'));
+    if (run.pid === null) {
+      run.answer(unreported('stopped before it started'));
+      run.close();
+    }
   }
 
   private launch(): Promise<ChildProcess> {
@@ -122,8 +145,13 @@ class SpawnerClient implements GitSpawner {
       else killGroup(message.pid);
       return;
     }
-    const { type: _type, id: _id, ...end } = message;
-    run?.end(end);
+    if (message.type === 'ended') return run?.close();
+    if (!run) return;
+    // Its process has ended: nothing of this request is left to kill.
+    run.pid = null;
+    const { type: _type, id: _id, first, method, path, service, ms, ...end } = message;
+    if (first) run.answer(end);
+    else run.followUp({ method, path, service, ms, end });
   }
 
   /** The spawner is gone (and its connections with it): the next request starts another; every run it had ends as killed. */
@@ -132,7 +160,8 @@ class SpawnerClient implements GitSpawner {
     this.current = null;
     for (const run of this.runs.values()) {
       if (run.pid !== null) killGroup(run.pid);
-      run.end(unreported('the Git spawner exited', 'SIGKILL'));
+      run.answer(unreported('the Git spawner exited', 'SIGKILL'));
+      run.close();
     }
   }
 }

@@ -1,30 +1,83 @@
 import path from 'node:path';
-import type { LogFields } from '../gateway/log.ts';
-import type { GitCommand, GitEnd, GitProcesses } from './git-processes.ts';
+import type { IncomingHttpHeaders } from 'node:http';
 
-/** One request of Git's smart HTTP protocol for fetching: the ref advertisement, or a fetch. */
-export type UploadPackRequest = {
+/**
+ * Git's smart HTTP protocol for fetching, as the registry serves it with Git's own server side
+ * (`git http-backend`): what a connection handed to the spawner may be asked, and the CGI
+ * environment of each request. Both sides use it: the gateway, which routes and authorizes a
+ * connection's first request, and the spawner (git-spawner-main.ts), which answers it and the
+ * Git client's next requests on the same connection.
+ */
+
+/**
+ * The most a Git request body may weigh: `git http-backend`'s own bound (`http.maxRequestBuffer`,
+ * 10 MiB), past which it refuses the request itself. Git sends a body this large (chunked, not
+ * compressed) only for a negotiation of about 200,000 refs.
+ */
+export const GIT_BODY_LIMIT = 10 * 1024 * 1024;
+
+/**
+ * After an answer, how long a connection waits for its client's next request before it is closed
+ * (and its place among the Git processes freed). Whole seconds: the answer's `Keep-Alive: timeout=`
+ * says it to the client, and 0 would tell it not to ask again.
+ */
+export const FOLLOW_UP_MS = 1000;
+/** The most requests answered on one connection; the last of them closes it. */
+export const REQUESTS_PER_CONNECTION = 32;
+
+/** What Git shows a reader of one repository URL. */
+export type GitView = {
   /** The bare repository. */
   gitDir: string;
   /** `GIT_NAMESPACE` (`author/name`): only that package's refs are seen; null for the whole repository. */
   namespace: string | null;
   /** `uploadpack.hideRefs` values (matched with the namespace stripped): refs the client never sees. */
   hideRefs: string[];
-  /** The client's `Git-Protocol` header (`version=2`), or null to speak protocol v0 only. */
-  protocol: string | null;
-  /** `GET info/refs?service=git-upload-pack`, or `POST git-upload-pack`. */
-  service: 'advertise' | 'upload-pack';
-  contentType: string | null;
-  /** `gzip` when the client compressed the request body (Git does for long negotiations). */
-  contentEncoding: string | null;
-  /** Aborted when the client hangs up while the request waits for a process or sends its body. */
-  signal: AbortSignal;
-  label: LogFields;
-  /** Takes the client's connection and the body read so far, once a process is granted (see `GitCommand`). */
-  connect: GitCommand['connect'];
-  /** The answer when Git answers nothing. */
-  failure: GitCommand['failure'];
+  /** Whether the client may speak protocol v2 (its `Git-Protocol` header reaches Git); otherwise v0 only. */
+  protocolV2: boolean;
 };
+
+/** An answer the registry gives itself, in its error catalog's words. */
+export type OwnAnswer = { status: number; type: string; body: string };
+
+/**
+ * A client's connection as the gateway hands it to the spawner, for one repository: its first
+ * request was routed and its reader allowed. The Git client's next requests on the connection
+ * (a clone asks two or three times) are answered there too, when they are for the same
+ * repository with the same credentials; anything else closes the connection unanswered, and
+ * the client asks again on a new one, which the gateway routes.
+ */
+export type GitSession = {
+  view: GitView;
+  /** The repository's URL path up to its files (`/git/acme/served.git/`): every request of the session starts with it. */
+  prefix: string;
+  /** The first request's `Authorization` header (null: none); a later request must carry the same. */
+  authorization: string | null;
+  /** Whether the connection may stay open for the client's next request (a Git client's); otherwise the first answer closes it. */
+  keepAlive: boolean;
+  /** The answer when Git answers nothing (it failed before its headers). */
+  failure: OwnAnswer;
+  /** The answer to a body larger than `GIT_BODY_LIMIT`. */
+  tooLarge: OwnAnswer;
+};
+
+/** `GET info/refs?service=git-upload-pack`, or `POST git-upload-pack`. */
+export type Service = 'advertise' | 'upload-pack';
+
+/**
+ * The service a request asks of the session's repository, or null when it is not one of its
+ * fetch requests (another repository, another file, a push, the dumb protocol).
+ */
+export function sessionService(session: Pick<GitSession, 'prefix'>, method: string, url: string): Service | null {
+  const queryAt = url.indexOf('?');
+  const pathname = queryAt === -1 ? url : url.slice(0, queryAt);
+  if (!pathname.startsWith(session.prefix)) return null;
+  const file = pathname.slice(session.prefix.length);
+  if (file === 'info/refs' && method === 'GET') {
+    return new URLSearchParams(queryAt === -1 ? '' : url.slice(queryAt + 1)).get('service') === 'git-upload-pack' ? 'advertise' : null;
+  }
+  return file === 'git-upload-pack' && method === 'POST' ? 'upload-pack' : null;
+}
 
 /**
  * Settings forced on every serving process, whatever the machine's Git configuration says:
@@ -40,24 +93,39 @@ const FORCED: Array<[string, string]> = [
   ['uploadpack.allowTipSHA1InWant', 'false'],
 ];
 
-/** The CGI environment `git http-backend` reads, and the configuration passed as `GIT_CONFIG_*`. */
-function cgiEnvironment(request: UploadPackRequest): Record<string, string> {
-  const advertise = request.service === 'advertise';
+const header = (headers: IncomingHttpHeaders, name: string): string | null => {
+  const value = headers[name];
+  return typeof value === 'string' && value !== '' ? value : null;
+};
+
+/** The client's `Git-Protocol` header, when the view lets it reach Git. */
+const protocolOf = (view: GitView, headers: IncomingHttpHeaders) => (view.protocolV2 ? header(headers, 'git-protocol') : null);
+
+/**
+ * The CGI environment `git http-backend` reads for one request, and the configuration passed as
+ * `GIT_CONFIG_*`; `contentLength` is the body's (null: none, a GET).
+ */
+export function cgiEnvironment(view: GitView, service: Service, headers: IncomingHttpHeaders, contentLength: number | null): Record<string, string> {
+  const advertise = service === 'advertise';
   const env: Record<string, string> = {
-    GIT_PROJECT_ROOT: path.dirname(request.gitDir),
-    PATH_INFO: `/${path.basename(request.gitDir)}/${advertise ? 'info/refs' : 'git-upload-pack'}`,
+    GIT_PROJECT_ROOT: path.dirname(view.gitDir),
+    PATH_INFO: `/${path.basename(view.gitDir)}/${advertise ? 'info/refs' : 'git-upload-pack'}`,
     REQUEST_METHOD: advertise ? 'GET' : 'POST',
     QUERY_STRING: advertise ? 'service=git-upload-pack' : '',
     GIT_HTTP_EXPORT_ALL: '1',
     // Neither the machine's nor a user's Git configuration applies: only what is set here.
     GIT_CONFIG_NOSYSTEM: '1',
   };
-  if (request.namespace !== null) env['GIT_NAMESPACE'] = request.namespace;
-  if (request.protocol !== null) env['GIT_PROTOCOL'] = request.protocol;
-  // CONTENT_LENGTH is the spawner's to set: it knows the body it feeds (git-answer.ts).
-  if (request.contentType !== null) env['CONTENT_TYPE'] = request.contentType;
-  if (request.contentEncoding !== null) env['HTTP_CONTENT_ENCODING'] = request.contentEncoding;
-  const config = [...FORCED, ...request.hideRefs.map((ref): [string, string] => ['uploadpack.hideRefs', ref])];
+  if (view.namespace !== null) env['GIT_NAMESPACE'] = view.namespace;
+  const protocol = protocolOf(view, headers);
+  if (protocol !== null) env['GIT_PROTOCOL'] = protocol;
+  if (contentLength !== null) env['CONTENT_LENGTH'] = String(contentLength);
+  const contentType = header(headers, 'content-type');
+  if (contentType !== null) env['CONTENT_TYPE'] = contentType;
+  // `gzip` when the client compressed the body (Git does for long negotiations).
+  const contentEncoding = header(headers, 'content-encoding');
+  if (contentEncoding !== null) env['HTTP_CONTENT_ENCODING'] = contentEncoding;
+  const config = [...FORCED, ...view.hideRefs.map((ref): [string, string] => ['uploadpack.hideRefs', ref])];
   env['GIT_CONFIG_COUNT'] = String(config.length);
   for (const [i, [key, value]] of config.entries()) {
     env[`GIT_CONFIG_KEY_${i}`] = key;
@@ -66,28 +134,19 @@ function cgiEnvironment(request: UploadPackRequest): Record<string, string> {
   return env;
 }
 
-/**
- * Serves one smart-HTTP fetch request with Git's own server side: `git http-backend` as a CGI
- * program (it reads the gzip'd bodies, speaks v0 and v2, frames the advertisement), answering on
- * the client's connection from the spawner (git-processes.ts). Resolves once the answer has
- * ended; rejects with `GitBusyError` or `GitStoppedError` when no process could be given, or with
- * what `connect` threw.
- */
-export function uploadPack(processes: GitProcesses, request: UploadPackRequest): Promise<GitEnd> {
-  const { signal, label, connect, failure } = request;
-  return processes.serve({ args: ['http-backend'], env: cgiEnvironment(request), signal, label, connect, failure, listsRefsOnly: (body) => listsRefsOnly(request, body) });
-}
-
 /** The first pkt-line of a protocol v2 `ls-refs` request (`0014` is its length, these 16 bytes and its own 4). */
 const LS_REFS = Buffer.from('0014command=ls-refs\n');
 
 /**
- * Whether Git only lists refs for this request: the ref advertisement (`info/refs`: in protocol v0
- * every ref, in v2 the capabilities), or a protocol v2 request whose command is `ls-refs`. A body
- * compressed, or too short to tell, counts as a fetch.
+ * Whether Git only lists refs for this request, given its body's first bytes: the ref
+ * advertisement (`info/refs`: in protocol v0 every ref, in v2 the capabilities), or a protocol v2
+ * request whose command is `ls-refs`. That is work bounded by the repository's refs, a few
+ * milliseconds, run at the registry's priority so that a ref listing does not wait behind
+ * publishes; anything else builds a pack and runs at the lower one. A body compressed, or too
+ * short to tell, counts as a fetch.
  */
-export function listsRefsOnly(request: Pick<UploadPackRequest, 'service' | 'protocol' | 'contentEncoding'>, body: Uint8Array): boolean {
-  if (request.service === 'advertise') return true;
-  if (request.protocol === null || !request.protocol.includes('version=2') || request.contentEncoding !== null) return false;
-  return body.length >= LS_REFS.length && LS_REFS.equals(body.subarray(0, LS_REFS.length));
+export function listsRefsOnly(view: GitView, service: Service, headers: IncomingHttpHeaders, start: Uint8Array): boolean {
+  if (service === 'advertise') return true;
+  if (!protocolOf(view, headers)?.includes('version=2') || header(headers, 'content-encoding') !== null) return false;
+  return start.length >= LS_REFS.length && LS_REFS.equals(start.subarray(0, LS_REFS.length));
 }

@@ -7,6 +7,7 @@ import { createLogger, type Logger } from '../log.ts';
 import { serveApp, type AppServer } from '../app-server.ts';
 import { createIndexFiles, indexFastPath } from '../static-index.ts';
 import { createMetrics } from '../metrics.ts';
+import { logFollowUps } from '../git-http.ts';
 import { createGitProcesses } from '../../index-repo/git-processes.ts';
 import { takeProcessLock } from '../../index-repo/process-lock.ts';
 import { ReplicaRepo } from '../../index-repo/replica-repo.ts';
@@ -67,7 +68,7 @@ export async function openReplica(config: ReplicaConfig, overrides: ReplicaOverr
     });
     closers.unshift(() => follower.close());
     await follower.start();
-    const git = createGitProcesses({ processes: config.git.processes, queueLength: config.git.queue, timeoutMs: config.git.timeoutSeconds * 1000, niceness: config.git.nice, log });
+    const git = createGitProcesses({ processes: config.git.processes, queueLength: config.git.queue, timeoutMs: config.git.timeoutSeconds * 1000, niceness: config.git.nice, log, followUp: logFollowUps(log, metrics) });
     closers.unshift(() => git.close());
     metrics.watchGit(() => git.counts());
     const indexFiles = createIndexFiles({ snapshot: () => follower.current() });
