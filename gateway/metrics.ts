@@ -234,7 +234,7 @@ function backlogMetrics(registry: Registry, clock: Clock) {
   const owedAge = new Gauge({ name: `${PREFIX}notifications_oldest_owed_age_seconds`, help: 'Age of the oldest notification delivery owed (0 when none is).', registers });
   new Gauge({
     name: `${PREFIX}git_processes`,
-    help: 'Git processes serving clones and fetches: running, and requests queued for one.',
+    help: 'Connections served by Git (one process each at a time): running, and requests queued for a place.',
     labelNames: ['state'],
     registers,
     collect() {
