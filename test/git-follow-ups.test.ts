@@ -1,5 +1,5 @@
 import test from 'ava';
-import { servingRegistry, waitUntil } from './helpers/git-serving.ts';
+import { onHandover, servingRegistry, waitUntil } from './helpers/git-serving.ts';
 import { dechunk, keptConnection, pkt } from './helpers/raw-http.ts';
 import type { GitProcesses } from '../index-repo/git-processes.ts';
 import type { MailRegistry } from './helpers/accounts.ts';
@@ -14,16 +14,7 @@ const lsRefs = (more = '') => `POST ${served}/git-upload-pack HTTP/1.1\r\n${asGi
 /** Counts the connections the gateway hands to the spawner. */
 function countHandovers(git: GitProcesses): { count: number } {
   const counted = { count: 0 };
-  const serve = git.serve;
-  git.serve = (command) =>
-    serve({
-      ...command,
-      connect: async (signal) => {
-        const connection = await command.connect(signal);
-        counted.count++;
-        return connection;
-      },
-    });
+  onHandover(git, () => counted.count++);
   return counted;
 }
 

@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { tempDir } from './helpers/registry.ts';
 import { gitClient, remoteRefs } from './helpers/git.ts';
-import { hangingFetch, servingProcesses, servingRegistry, waitUntil } from './helpers/git-serving.ts';
+import { hangingFetch, onHandover, servingProcesses, servingRegistry, waitUntil } from './helpers/git-serving.ts';
 import type { MailRegistry } from './helpers/accounts.ts';
 import type { GitProcesses } from '../index-repo/git-processes.ts';
 import { dechunk, exchange, head, pkt } from './helpers/raw-http.ts';
@@ -39,17 +39,8 @@ function busyWait(ms: number): { from: number; to: number } {
  */
 function blockAfterHandover(git: GitProcesses, ms: number): Array<{ from: number; to: number }> {
   const blocks: Array<{ from: number; to: number }> = [];
-  const serve = git.serve;
-  git.serve = (command) =>
-    serve({
-      ...command,
-      connect: async (signal) => {
-        const connection = await command.connect(signal);
-        // In the check phase: after the handle has been sent, this same turn.
-        setImmediate(() => blocks.push(busyWait(ms)));
-        return connection;
-      },
-    });
+  // In the check phase: after the handle has been sent, this same turn.
+  onHandover(git, () => setImmediate(() => blocks.push(busyWait(ms))));
   return blocks;
 }
 

@@ -5,6 +5,7 @@ import { publisher, published } from './fixtures.ts';
 import { startRegistryWithMail, type MailRegistry } from './accounts.ts';
 import { hangingGitFetch } from './git.ts';
 import { descendants } from '../../scripts/bench/process-tree.ts';
+import type { GitProcesses } from '../../index-repo/git-processes.ts';
 
 /**
  * The Git processes serving this test's registry (its children): one `git http-backend` per
@@ -79,4 +80,18 @@ export async function servingRegistry(t: ExecutionContext, env: Record<string, s
   const token = await publisher(reg, 'owner@example.com', ['acme']);
   await published(reg.url, token, 'acme/served', '1.0.0', bundle({ name: 'acme/served', version: '1.0.0', padding }));
   return { reg, token };
+}
+
+/** Calls `then` each time the gateway has taken a connection to hand to the spawner, in the turn it is sent. */
+export function onHandover(git: GitProcesses, then: () => void): void {
+  const serve = git.serve;
+  git.serve = (command) =>
+    serve({
+      ...command,
+      connect: async (signal) => {
+        const connection = await command.connect(signal);
+        then();
+        return connection;
+      },
+    });
 }
