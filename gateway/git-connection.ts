@@ -52,13 +52,16 @@ export async function takeGitConnection(ctx: Koa.Context, signal: AbortSignal): 
 /** Headers the head written again leaves out when the body was read whole: it goes with its length instead. */
 const BODY_FRAMING = new Set(['transfer-encoding', 'content-length']);
 
-/** The request's head, as the client sent it; with `wholeLength`, its body's framing replaced by that length. */
+/**
+ * The request's head, as the client sent it; with `wholeLength`, its body's framing replaced by
+ * that length. Without `Expect`: Node's HTTP server has answered `100 Continue` already.
+ */
 function requestHead(req: IncomingMessage, wholeLength: number | null): Buffer {
   const lines = [`${req.method} ${req.url} HTTP/${req.httpVersion}`];
   for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
-    const name = req.rawHeaders[i] as string;
-    if (wholeLength !== null && BODY_FRAMING.has(name.toLowerCase())) continue;
-    lines.push(`${name}: ${req.rawHeaders[i + 1]}`);
+    const name = (req.rawHeaders[i] as string).toLowerCase();
+    if (name === 'expect' || (wholeLength !== null && BODY_FRAMING.has(name))) continue;
+    lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
   }
   if (wholeLength !== null) lines.push(`Content-Length: ${wholeLength}`);
   return Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1');

@@ -92,3 +92,21 @@ test.serial(`a kept connection holds its place among the Git processes until it 
   waiting.close();
   await waitUntil(t, 'the place is free', () => git.counts().running === 0);
 });
+
+test.serial('a request that expects 100 Continue gets it once, whichever side reads its body', async (t) => {
+  const { reg } = await servingRegistry(t, {});
+  const expecting = (request: string) => request.replace('Content-Type:', 'Expect: 100-continue\r\nContent-Type:');
+  for (const follows of [false, true]) {
+    const connection = keptConnection(reg.url);
+    if (follows) t.is((await connection.ask(advertisement()))?.status, 'HTTP/1.1 200 OK');
+    // The head alone first, as a client that waits for the 100 sends it.
+    const request = expecting(lsRefs());
+    const headEnd = request.indexOf('\r\n\r\n') + 4;
+    const continued = await connection.ask(request.slice(0, headEnd));
+    t.is(continued?.status, 'HTTP/1.1 100 Continue');
+    const listed = await connection.ask(request.slice(headEnd));
+    t.is(listed?.status, 'HTTP/1.1 200 OK', `follows: ${follows}`);
+    t.true(dechunk(listed?.body ?? Buffer.alloc(0)).data.includes('refs/tags/1.0.0'));
+    connection.close();
+  }
+});
