@@ -1,4 +1,4 @@
-import { encodeObject, encodeTree, encodeTreeFrom, EMPTY_TREE, FILE_MODE, TREE_MODE, type EncodedObject, type Tree } from './git-object.ts';
+import { changedTree, encodeObject, encodeTree, encodeTreeFrom, EMPTY_TREE, FILE_MODE, TREE_MODE, type EncodedObject, type Tree, type TreeEntry } from './git-object.ts';
 import type { ObjectReader } from './object-store.ts';
 import type { FileChange } from './types.ts';
 import { asBuffer } from './buffers.ts';
@@ -58,7 +58,7 @@ export function buildTreeSync(files: Array<{ path: string; content: Uint8Array }
   const trees = new Map<string, Tree>();
   const blobs = new Map<string, Buffer>();
   const build = (node: Node): string => {
-    const tree: Tree = new Map();
+    const tree = new Map<string, TreeEntry>();
     for (const [name, content] of node.files) {
       if (content === null) continue;
       if ('oid' in content) {
@@ -91,29 +91,31 @@ export async function buildTree(store: ObjectReader, rootOid: string, changes: T
   const blobs = new Map<string, Buffer>();
   const rebuild = async (oid: string | null, node: Node): Promise<string | null> => {
     const base = oid ? await store.readTree(oid) : null;
-    const tree: Tree = new Map(base ?? []);
+    // The entries this folder's changes give (null: removed), read before `base`'s.
+    const changed = new Map<string, TreeEntry | null>();
+    const current = (name: string) => (changed.has(name) ? (changed.get(name) ?? undefined) : base?.get(name));
     for (const [name, content] of node.files) {
       if (content === null) {
-        if (tree.get(name)?.mode !== TREE_MODE) tree.delete(name);
+        if (current(name)?.mode !== TREE_MODE) changed.set(name, null);
         continue;
       }
       if ('oid' in content) {
-        tree.set(name, { mode: content.mode, oid: content.oid });
+        changed.set(name, { mode: content.mode, oid: content.oid });
         continue;
       }
       const blob = encodeObject('blob', content);
       objects.push(blob);
       blobs.set(blob.oid, Buffer.from(content));
-      tree.set(name, { mode: FILE_MODE, oid: blob.oid });
+      changed.set(name, { mode: FILE_MODE, oid: blob.oid });
     }
     for (const [name, child] of node.dirs) {
-      const existing = tree.get(name);
+      const existing = current(name);
       const childOid = await rebuild(existing?.mode === TREE_MODE ? existing.oid : null, child);
-      if (childOid === null) tree.delete(name);
-      else tree.set(name, { mode: TREE_MODE, oid: childOid });
+      changed.set(name, childOid === null ? null : { mode: TREE_MODE, oid: childOid });
     }
+    const tree = changedTree(base, changed);
     if (tree.size === 0) return null;
-    const encoded = encodeObject('tree', encodeTreeFrom(base, tree, [...node.files.keys(), ...node.dirs.keys()]));
+    const encoded = encodeObject('tree', encodeTreeFrom(base, tree, changed.keys()));
     objects.push(encoded);
     trees.set(encoded.oid, tree);
     return encoded.oid;

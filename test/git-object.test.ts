@@ -1,12 +1,12 @@
 import test from 'ava';
 import crypto from 'node:crypto';
-import { decodeTree, encodeTree, encodeTreeFrom, FILE_MODE, TREE_MODE, type Tree } from '../index-repo/git-object.ts';
+import { changedTree, decodeTree, encodeTree, encodeTreeFrom, FILE_MODE, TREE_MODE, type Tree, type TreeEntry } from '../index-repo/git-object.ts';
 
 const oid = () => crypto.randomBytes(20).toString('hex');
 
 /** A tree of `count` author folders and a few files, as `packages/` holds them. */
-function largeTree(count: number): Tree {
-  const tree: Tree = new Map();
+function largeTree(count: number): Map<string, TreeEntry> {
+  const tree = new Map<string, TreeEntry>();
   for (let i = 0; i < count; i++) tree.set(`author-${i}`, { mode: TREE_MODE, oid: oid() });
   tree.set('author-1.json', { mode: FILE_MODE, oid: oid() });
   return tree;
@@ -64,4 +64,48 @@ test('a small tree is always encoded whole', (t) => {
   encodeTreeFrom(null, base, []);
   const tree = new Map(base).set('author-2', { mode: TREE_MODE, oid: oid() });
   t.deepEqual(encodeTreeFrom(base, tree, ['author-2']), encodeTree(new Map(tree)));
+});
+
+test('a large tree whose entries get new ids reads through to the one before it, and equals the copy it stands for', (t) => {
+  let base: Tree = largeTree(600);
+  let copy = new Map(base);
+  encodeTreeFrom(null, base, []);
+  const kinds: string[] = [];
+  for (let commit = 0; commit < 20; commit++) {
+    const names = [`author-${(commit * 37) % 600}`, `author-${(commit * 91) % 600}`, 'author-1.json'];
+    const changes = new Map<string, TreeEntry | null>(names.map((name) => [name, { mode: (copy.get(name) as TreeEntry).mode, oid: oid() }]));
+    const tree = changedTree(base, changes);
+    for (const [name, entry] of changes) copy.set(name, entry as TreeEntry);
+    kinds.push(tree instanceof Map ? 'map' : 'patched');
+    t.deepEqual([...tree], [...copy]);
+    t.deepEqual([...tree.keys()], [...copy.keys()]);
+    t.is(tree.size, copy.size);
+    for (const name of names) t.deepEqual(tree.get(name), copy.get(name));
+    t.true(tree.has('author-0') && !tree.has('author-600'));
+    t.deepEqual(encodeTreeFrom(base, tree, names), encodeTree(copy));
+    base = tree;
+    copy = new Map(copy);
+  }
+  // Eight trees deep, the ninth copies the entries into one map, and the line starts again.
+  t.deepEqual(kinds.slice(0, 10), [...Array.from({ length: 8 }, () => 'patched'), 'map', 'patched']);
+});
+
+test('a tree that gains or loses an entry, changes a mode, or is small, is a new map with the changes', (t) => {
+  const base = largeTree(400);
+  const cases: Array<[Tree, Map<string, TreeEntry | null>]> = [
+    [base, new Map([['author-10a', { mode: TREE_MODE, oid: oid() }]])],
+    [base, new Map([['author-3', null]])],
+    [base, new Map([['author-5', { mode: FILE_MODE, oid: oid() }]])],
+    [largeTree(10), new Map([['author-2', { mode: TREE_MODE, oid: oid() }]])],
+  ];
+  for (const [from, changes] of cases) {
+    const tree = changedTree(from, changes);
+    t.true(tree instanceof Map);
+    const expected = new Map(from);
+    for (const [name, entry] of changes) {
+      if (entry === null) expected.delete(name);
+      else expected.set(name, entry);
+    }
+    t.deepEqual([...tree], [...expected]);
+  }
 });
