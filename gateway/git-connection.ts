@@ -5,8 +5,6 @@ import { fail } from './errors.ts';
 import { GitStoppedError, type GitConnection, type GitEnd } from '../index-repo/git-processes.ts';
 import { GIT_BODY_LIMIT } from '../index-repo/upload-pack.ts';
 
-export { GIT_BODY_LIMIT };
-
 /** A TCP connection's handle in Node's `net.Socket` (`_handle`), as far as the handover uses it. */
 type TcpHandle = { readStop(): number; close(): void };
 type WithHandle = { _handle: TcpHandle | null };

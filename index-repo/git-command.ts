@@ -35,6 +35,11 @@ export function gitEnvironment(extra: Record<string, string> = {}): NodeJS.Proce
   return { ...process.env, GIT_TERMINAL_PROMPT: '0', ...extra };
 }
 
+/** Where the serving `git http-backend` is found: the registry's `PATH`, all the CGI gets of its environment. */
+export function gitPath(): string {
+  return process.env['PATH'] ?? '/usr/bin:/bin';
+}
+
 /**
  * Runs `git` on a repository in a process group of its own and resolves with its exit code and
  * output, whatever they are. Git never prompts (GIT_TERMINAL_PROMPT=0) and speaks C.

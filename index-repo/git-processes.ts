@@ -3,6 +3,7 @@ import type { AnswerEnd } from './git-answer.ts';
 import { QueueFullError, SlotQueue } from './slot-queue.ts';
 import { createGitSpawner, type ConnectionHandle, type FollowUp, type ServedRun } from './git-spawner.ts';
 import type { GitSession } from './upload-pack.ts';
+import { gitPath } from './git-command.ts';
 
 export type GitProcessesOptions = {
   /**
@@ -87,9 +88,10 @@ export interface GitProcesses {
 const STDERR_KEPT = 2000;
 
 /**
- * Serves Git requests: at most `processes` at once (a `SlotQueue`), each answered by the spawner
- * process (git-spawner.ts) on the client's own connection, with Git under `nice` in a process
- * group of its own so that killing it kills what it spawned (upload-pack, pack-objects). The
+ * Serves Git requests: at most `processes` connections at once (a `SlotQueue`), each answered by
+ * the spawner process (git-spawner.ts) on the client's own connection, with Git (under `nice` when
+ * it builds a pack) in a process group of its own so that killing it kills what it spawned
+ * (upload-pack, pack-objects). The
  * spawner kills it when its client leaves; this side, when its time runs out. Its stderr becomes
  * one log line when it fails.
  */
@@ -118,7 +120,7 @@ export function createGitProcesses(options: GitProcessesOptions): GitProcesses {
     let run: ServedRun;
     try {
       const { handle, bytes } = await command.connect(signal);
-      const session = { ...command.session, path: process.env['PATH'] ?? '/usr/bin:/bin', niceness: options.niceness };
+      const session = { ...command.session, path: gitPath(), niceness: options.niceness };
       run = await spawner.serve(session, bytes, handle, (request) => {
         const stopped = stoppedBy(request.end);
         report(options.log, { ...command.label, service: request.service }, stopped, request.end, request.ms);

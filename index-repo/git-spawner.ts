@@ -40,7 +40,11 @@ export interface GitSpawner {
   close(): void;
 }
 
-type Run = { pid: number | null; answer(end: AnswerEnd): void; followUp(request: FollowUp): void; close(): void };
+/**
+ * A connection in the spawner's hands. `close` ends it: its first answer, if none came, is `end`
+ * (by default, nothing sent), and its place is freed.
+ */
+type Run = { pid: number | null; answer(end: AnswerEnd): void; followUp(request: FollowUp): void; close(end?: AnswerEnd): void };
 type Answered = { type: 'answered'; id: string; first: boolean; method: string; path: string; service: Service; ms: number } & AnswerEnd;
 type Message = { type: 'ready' } | { type: 'started'; id: string; pid: number } | Answered | { type: 'ended'; id: string };
 
@@ -82,10 +86,9 @@ class SpawnerClient implements GitSpawner {
       pid: null,
       answer,
       followUp,
-      close: () => {
+      close: (end = unreported('the connection closed before an answer')) => {
         this.runs.delete(id);
-        // A connection closed before its first answer (its request never came whole, or was refused): nothing was sent.
-        answer(unreported('the connection closed before an answer'));
+        answer(end);
         close();
       },
     };
@@ -93,10 +96,7 @@ class SpawnerClient implements GitSpawner {
     // Node sends a TCP handle as is (SCM_RIGHTS); this process's copy is closed once it is on its way.
     child.send({ type: 'serve', id, session, bytes }, handle as unknown as net.Socket, (err) => {
       handle.close();
-      if (err) {
-        run.answer(unreported(`the connection could not be handed over: ${err.message}`));
-        run.close();
-      }
+      if (err) run.close(unreported(`the connection could not be handed over: ${err.message}`));
     });
     return { answered, closed, stop: () => this.stop(id, child) };
   }
@@ -112,12 +112,9 @@ class SpawnerClient implements GitSpawner {
     if (!run) return;
     if (run.pid !== null) killGroup(run.pid);
     if (child.connected) child.send({ type: 'stop', id }, undefined, () => {});
-    // Not started: perhaps the handover never arrived (a handle the spawner could not take); a
-    // start reported later is killed on arrival.
-    if (run.pid === null) {
-      run.answer(unreported('stopped before it started'));
-      run.close();
-    }
+    // No process running (not started, perhaps because the handover never arrived, or between two
+    // requests): the run ends here; a start reported later is killed on arrival.
+    if (run.pid === null) run.close(unreported('stopped before it started'));
   }
 
   private launch(): Promise<ChildProcess> {
@@ -160,8 +157,7 @@ class SpawnerClient implements GitSpawner {
     this.current = null;
     for (const run of this.runs.values()) {
       if (run.pid !== null) killGroup(run.pid);
-      run.answer(unreported('the Git spawner exited', 'SIGKILL'));
-      run.close();
+      run.close(unreported('the Git spawner exited', 'SIGKILL'));
     }
   }
 }
