@@ -22,6 +22,7 @@ import { startSmtp } from './helpers/smtp.ts';
 import { tempDir } from './helpers/registry.ts';
 import { openAccounts } from '../gateway/accounts/accounts.ts';
 import { migrations } from '../gateway/accounts/migrations.ts';
+import { openDatabase, recordUse } from '../gateway/accounts/database.ts';
 import { hashSecret } from '../gateway/accounts/secrets.ts';
 import { memoryLogger } from '../gateway/log.ts';
 import { systemClock } from '../gateway/clock.ts';
@@ -143,6 +144,48 @@ test('a login confirmed just before the process is killed (SIGKILL) survives', a
     email: 'robin@example.com',
     identities: [{ name: 'gren-lang', role: 'admin' }],
   });
+});
+
+test('a token used just before the process is killed (SIGKILL) shows that use after the restart', async (t) => {
+  const smtp = await startSmtp();
+  t.teardown(() => smtp.close());
+  const dataDir = tempDir();
+  const child = await startRegistryProcess({ REGISTRY_DATA: dataDir, SMTP_URL: smtp.url });
+  t.teardown(() => child.stop());
+  const remote = { url: child.url, smtp };
+  const session = await loggedIn(remote, 'robin@example.com');
+  await createIdentity(remote, session, 'gren-lang');
+  const token = await createToken(remote, session, { identity: 'gren-lang', role: 'publish' });
+  await expectJson(await call(child.url, 'GET', '/session', { token: token.token }), 200);
+  await child.stop('SIGKILL');
+
+  const again = await startRegistryWithMail({ smtp, dataDir });
+  t.teardown(() => again.close());
+  const [listed] = await expectJson<Array<{ lastUsed: string | null }>>(await call(again.url, 'GET', '/tokens', { token: session }), 200);
+  t.not(listed?.lastUsed, null);
+});
+
+test('a record of a use is written unflushed, and every other write is flushed again after it, even when it fails', (t) => {
+  const dir = tempDir();
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const db = openDatabase(path.join(dir, 'accounts.sqlite'));
+  t.teardown(() => db.close());
+  const synchronous = () => (db.prepare('PRAGMA synchronous').get() as { synchronous: number }).synchronous;
+  const FULL = 2;
+  const NORMAL = 1;
+  t.is(synchronous(), FULL);
+  let during = -1;
+  recordUse(db, () => {
+    during = synchronous();
+  });
+  t.is(during, NORMAL);
+  t.is(synchronous(), FULL);
+  t.throws(() => recordUse(db, () => db.exec('UPDATE no_such_table SET x = 1')), { message: /no such table/ });
+  t.is(synchronous(), FULL);
+  recordUse(db, () => {
+    throw Object.assign(new Error('database or disk is full'), { errcode: 13 });
+  });
+  t.is(synchronous(), FULL, 'a full disk skips the record and restores the flush');
 });
 
 test('migrations run once, and a second connection (an ops tool) works beside the registry’s', (t) => {

@@ -1,7 +1,7 @@
-import { unlessDiskFull } from '../disk-full.ts';
 import type { DatabaseSync } from 'node:sqlite';
 import type { Clock } from '../clock.ts';
 import type { Client } from '../client-address.ts';
+import { recordUse } from './database.ts';
 import { hashSecret, newSecret, sameHash } from './secrets.ts';
 
 export type Session = { id: number; userId: number; email: string };
@@ -79,8 +79,7 @@ export function createSessions(deps: { db: DatabaseSync; clock: Clock; lifetime:
       const row = select.get({ hash, ...bounds(now) }) as Row | undefined;
       if (!row || !sameHash(row.token_hash, hash)) return null;
       const moved = row.last_address !== client.address || row.last_user_agent !== client.userAgent;
-      // A full disk leaves the record of the last use as it was, and the request goes on.
-      if (row.last_used === null || now - row.last_used >= touchEveryMs || moved) unlessDiskFull(() => touch.run(now, client.address, client.userAgent, row.id));
+      if (row.last_used === null || now - row.last_used >= touchEveryMs || moved) recordUse(db, () => touch.run(now, client.address, client.userAgent, row.id));
       return { id: row.id, userId: row.user_id, email: row.email };
     },
     list(userId) {

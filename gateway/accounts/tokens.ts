@@ -1,10 +1,10 @@
-import { unlessDiskFull } from '../disk-full.ts';
 import crypto from 'node:crypto';
 import type { DatabaseSync } from 'node:sqlite';
 import type { Clock } from '../clock.ts';
 import type { Client } from '../client-address.ts';
 import type { Role } from '../permissions.ts';
 import type { Identity } from './identities.ts';
+import { recordUse } from './database.ts';
 import { hashSecret, newSecret, sameHash } from './secrets.ts';
 
 /** The roles a token may carry: never admin, so automation cannot change who is a member. */
@@ -113,8 +113,7 @@ export function createTokens(deps: { db: DatabaseSync; clock: Clock }): Tokens {
       const now = clock.now().getTime();
       if (!row || !sameHash(row.token_hash, hash) || (row.expires !== null && row.expires <= now)) return null;
       const moved = row.last_address !== client.address || row.last_user_agent !== client.userAgent;
-      // A full disk leaves the record of the last use as it was, and the request goes on.
-      if (row.last_used === null || now - row.last_used >= touchEveryMs || moved) unlessDiskFull(() => touch.run(now, client.address, client.userAgent, row.id));
+      if (row.last_used === null || now - row.last_used >= touchEveryMs || moved) recordUse(db, () => touch.run(now, client.address, client.userAgent, row.id));
       return { id: row.id, userId: row.user_id, email: row.email, identity: row.identity, role: row.role };
     },
   };
