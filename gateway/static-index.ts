@@ -1,7 +1,7 @@
 import type http from 'node:http';
 import type Koa from 'koa';
 import type { AppDeps } from './app.ts';
-import type { Snapshot } from '../index-repo/types.ts';
+import type { EntryInfo, Snapshot } from '../index-repo/types.ts';
 import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
 import { Lru } from '../index-repo/lru.ts';
@@ -39,29 +39,36 @@ export type IndexFiles = {
 
 /**
  * Reads files as the served folder holds them: the tree of `main`, and bundles from their refs
- * (the blob cache keeps hot ones in memory), and keeps each
- * one's answer ready, keyed by path and checked against the blob id: after a commit, a file
- * whose blob is unchanged keeps its ready answer once the tree says so.
+ * (the blob cache keeps hot ones in memory), and keeps each one's answer ready, keyed by path and
+ * checked against the blob id: after a commit, a file whose blob is unchanged keeps its ready
+ * answer once the tree says so, at once when the trees on its path are in memory (as the ones a
+ * commit built are), else after they are read.
  */
 export function createIndexFiles(index: StateSource, readyBytes: number = READY_BYTES): IndexFiles {
   const ready = new Lru<string, ReadyFile>(readyBytes, (file) => file.body.length + 512);
+  /** The ready file, confirmed current in `snapshot` when that state serves the same blob at its path. */
+  const confirmed = (file: ReadyFile | undefined, snapshot: Snapshot, entry: EntryInfo | null | undefined): ReadyFile | null => {
+    if (file === undefined || entry?.type !== 'blob' || file.etag !== `"${entry.oid}"`) return null;
+    file.state = snapshot;
+    return file;
+  };
   return {
     cached(relative) {
       const file = ready.get(relative);
-      return file !== undefined && file.state === index.snapshot() ? file : null;
+      const snapshot = index.snapshot();
+      if (file === undefined || snapshot === null) return null;
+      if (file.state === snapshot) return file;
+      // A commit since: the file is still current when the trees in memory say its blob is unchanged.
+      return confirmed(file, snapshot, snapshot.knownServedEntry(relative));
     },
     async find(relative) {
       const snapshot = index.snapshot();
       if (snapshot === null) return null;
       const entry = await snapshot.servedEntry(relative);
       if (entry?.type !== 'blob') return null;
-      const etag = `"${entry.oid}"`;
-      const known = ready.get(relative);
-      if (known?.etag === etag) {
-        known.state = snapshot;
-        return known;
-      }
-      const file = readyFile(relative, snapshot, etag, await snapshot.readBlob(entry.oid));
+      const known = confirmed(ready.get(relative), snapshot, entry);
+      if (known !== null) return known;
+      const file = readyFile(relative, snapshot, `"${entry.oid}"`, await snapshot.readBlob(entry.oid));
       ready.set(relative, file);
       return file;
     },

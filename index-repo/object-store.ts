@@ -27,6 +27,9 @@ function checksummed(file: string, expected?: string): boolean {
   return sum.equals(bytes.subarray(bytes.length - 20)) && (expected === undefined || sum.toString('hex') === expected);
 }
 
+/** The empty tree, which no repository needs to hold. */
+const EMPTY: Tree = new Map();
+
 const isWholePack = (file: string, name: string) => checksummed(file, name);
 const isWholeIndex = (file: string) => checksummed(file);
 
@@ -42,6 +45,8 @@ export type PreparedPack = {
 /** What reading trees and files needs: the store, or objects of commits not yet stored over it. */
 export type ObjectReader = {
   readTree(oid: string): Promise<Tree>;
+  /** The tree when it is in memory (parsed already, or not yet stored), without reading; else undefined. */
+  knownTree(oid: string): Tree | undefined;
   readBlob(oid: string): Promise<Buffer>;
 };
 
@@ -154,7 +159,7 @@ export class ObjectStore implements ObjectReader {
   }
 
   async readTree(oid: string): Promise<Tree> {
-    if (oid === EMPTY_TREE) return new Map();
+    if (oid === EMPTY_TREE) return EMPTY;
     const cached = this.trees.get(oid);
     if (cached) return cached;
     const { type, content } = await this.read(oid);
@@ -162,6 +167,10 @@ export class ObjectStore implements ObjectReader {
     const tree = decodeTree(content);
     this.trees.set(oid, tree);
     return tree;
+  }
+
+  knownTree(oid: string): Tree | undefined {
+    return oid === EMPTY_TREE ? EMPTY : this.trees.get(oid);
   }
 
   /** Remembers a tree this process has just stored, so that it is never read back. */

@@ -49,6 +49,10 @@ export class PendingObjects implements ObjectReader {
     return tree ? Promise.resolve(tree) : this.store.readTree(oid);
   }
 
+  knownTree(oid: string): Tree | undefined {
+    return this.own((pending) => pending.trees.get(oid)) ?? this.store.knownTree(oid);
+  }
+
   readBlob(oid: string): Promise<Buffer> {
     const blob = this.own((pending) => pending.blobs.get(oid));
     return blob ? Promise.resolve(blob) : this.store.readBlob(oid);

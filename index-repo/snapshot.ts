@@ -1,4 +1,4 @@
-import { TREE_MODE } from './git-object.ts';
+import { TREE_MODE, type TreeEntry } from './git-object.ts';
 import type { ObjectReader } from './object-store.ts';
 import type { RefView } from './ref-view.ts';
 import type { EntryInfo, ServedRefs, Snapshot } from './types.ts';
@@ -11,16 +11,35 @@ export const NO_SERVED_REFS: ServedRefs = { pathOf: () => null, refOf: () => nul
  * store's cache, or objects not yet stored) and the content refs beside it.
  */
 export function createSnapshot(store: ObjectReader, commit: string, rootTree: string, refs: RefView, served: ServedRefs): Snapshot {
+  const root: EntryInfo = { type: 'tree', oid: rootTree };
+  const step = (found: TreeEntry | undefined): EntryInfo | null => (found ? { type: found.mode === TREE_MODE ? 'tree' : 'blob', oid: found.oid } : null);
   const entry = async (path: string): Promise<EntryInfo | null> => {
-    if (path === '' || path === '/') return { type: 'tree', oid: rootTree };
-    let current: EntryInfo = { type: 'tree', oid: rootTree };
+    if (path === '' || path === '/') return root;
+    let current: EntryInfo | null = root;
     for (const part of path.split('/')) {
       if (current.type !== 'tree' || part === '') return null;
-      const found = (await store.readTree(current.oid)).get(part);
-      if (!found) return null;
-      current = { type: found.mode === TREE_MODE ? 'tree' : 'blob', oid: found.oid };
+      current = step((await store.readTree(current.oid)).get(part));
+      if (current === null) return null;
     }
     return current;
+  };
+  /** `entry` from the trees in memory alone: undefined when one on the way would have to be read. */
+  const knownEntry = (path: string): EntryInfo | null | undefined => {
+    let current: EntryInfo | null = root;
+    for (const part of path.split('/')) {
+      if (current.type !== 'tree' || part === '') return null;
+      const tree = store.knownTree(current.oid);
+      if (tree === undefined) return undefined;
+      current = step(tree.get(part));
+      if (current === null) return null;
+    }
+    return current;
+  };
+  const servedRef = (path: string): EntryInfo | null | undefined => {
+    const ref = served.refOf(path);
+    if (ref === null) return undefined;
+    const oid = refs.get(ref);
+    return oid === null ? null : { type: 'blob', oid };
   };
   const readFile = async (path: string): Promise<Buffer | null> => {
     const found = await entry(path);
@@ -42,12 +61,12 @@ export function createSnapshot(store: ObjectReader, commit: string, rootTree: st
     ref: (name) => refs.get(name),
     refs: () => refs.all(),
     async servedEntry(path: string): Promise<EntryInfo | null> {
-      const ref = served.refOf(path);
-      if (ref !== null) {
-        const oid = refs.get(ref);
-        return oid === null ? null : { type: 'blob', oid };
-      }
-      return entry(path);
+      const byRef = servedRef(path);
+      return byRef !== undefined ? byRef : entry(path);
+    },
+    knownServedEntry(path: string): EntryInfo | null | undefined {
+      const byRef = servedRef(path);
+      return byRef !== undefined ? byRef : knownEntry(path);
     },
     readBlob: (oid) => store.readBlob(oid),
   };

@@ -59,6 +59,11 @@ export interface Snapshot {
    * repository's `servedRefs` maps to a path (a blob served at that path).
    */
   servedEntry(path: string): Promise<EntryInfo | null>;
+  /**
+   * `servedEntry` without waiting, from the trees already in memory: undefined when a tree on
+   * the way would have to be read from disk.
+   */
+  knownServedEntry(path: string): EntryInfo | null | undefined;
   /** The content of a blob by its id. */
   readBlob(oid: string): Promise<Buffer>;
 }

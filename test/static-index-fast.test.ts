@@ -6,6 +6,7 @@ import { startRegistry, type TestRegistry } from './helpers/registry.ts';
 import { rawRequest, type RawAnswer } from './helpers/http.ts';
 import { createIndexFiles, indexFastPath } from '../gateway/static-index.ts';
 import { blobId } from '../index-repo/git-object.ts';
+import type { Snapshot } from '../index-repo/types.ts';
 
 
 /** A status no answer of the registry uses: what the fast-path-only server says when the fast path declines. */
@@ -142,7 +143,7 @@ test('each request the fast path answers is one log line with method, path, stat
   }
 });
 
-test('after a commit, a ready file is never answered from the old tree: changed, kept, deleted', async (t) => {
+test('after a commit, a ready file whose blob is unchanged is answered at once, and none from the old tree: changed, kept, deleted', async (t) => {
   const reg = await started(t);
   const { app, fast } = await servers(t, reg);
   const oldIndex = await rawRequest(app, `/index/${INDEX}`);
@@ -151,19 +152,48 @@ test('after a commit, a ready file is never answered from the old tree: changed,
 
   await publishDemo(reg, '{"name": "demo/pkg", "versions": []}');
   t.is((await rawRequest(fast, `/index/${INDEX}`)).status, DECLINED, 'index.json changed: the tree decides again');
-  t.is((await rawRequest(fast, `/index/${BUNDLE}`)).status, DECLINED, 'the bundle too, until the tree says it is the same blob');
+  const kept = await rawRequest(fast, `/index/${BUNDLE}`);
+  t.is(kept.status, 200, 'the bundle is the same blob, and the trees in memory say so');
+  t.is(kept.headers.etag, bundle.headers.etag);
   const newIndex = await rawRequest(reg.url, `/index/${INDEX}`);
   t.is(newIndex.body.toString(), '{"name": "demo/pkg", "versions": []}');
   t.not(newIndex.headers.etag, oldIndex.headers.etag);
   t.deepEqual((await rawRequest(fast, `/index/${INDEX}`)).body, newIndex.body);
   t.is((await rawRequest(fast, `/index/${INDEX}`, { headers: { 'If-None-Match': String(oldIndex.headers.etag) } })).status, 200);
-  await rawRequest(app, `/index/${BUNDLE}`);
   t.is((await rawRequest(fast, `/index/${BUNDLE}`)).headers.etag, bundle.headers.etag);
 
   await reg.registry.deps.index.update(() => ({ message: 'Revoke demo/pkg 1.0.0', changes: [], refs: [{ ref: BUNDLE_REF, delete: true }], result: null }));
   t.is((await rawRequest(fast, `/index/${BUNDLE}`)).status, DECLINED);
   t.is((await rawRequest(reg.url, `/index/${BUNDLE}`)).status, 404);
   t.is((await rawRequest(fast, `/index/${BUNDLE}`)).status, DECLINED, 'a deleted file stays with the app');
+});
+
+test('a commit elsewhere leaves a ready file ready; a tree not in memory sends the file back to the app until it is read', async (t) => {
+  const reg = await started(t);
+  const index = reg.registry.deps.index;
+  const other = (n: number) => index.update(() => ({ message: `Publish demo/other 1.0.${n}`, changes: [{ path: 'packages/demo/other/index.json', content: Buffer.from(`{"n": ${n}}`) }], result: null }));
+  const files = createIndexFiles(index);
+  const file = await files.find(INDEX);
+  t.truthy(file);
+  await other(1);
+  t.is(files.cached(INDEX), file, 'the same ready answer, confirmed by the trees the commit left in memory');
+  t.is(files.cached('packages/demo/other/index.json'), null, 'never asked for: not ready');
+
+  // The same index, as if none of its trees were in memory.
+  const forgetful = new Map<Snapshot, Snapshot>();
+  const unknown = createIndexFiles({
+    snapshot() {
+      const snapshot = index.snapshot();
+      if (!forgetful.has(snapshot)) forgetful.set(snapshot, { ...snapshot, knownServedEntry: () => undefined });
+      return forgetful.get(snapshot) as Snapshot;
+    },
+  });
+  const before = await unknown.find(INDEX);
+  t.is(unknown.cached(INDEX), before);
+  await other(2);
+  t.is(unknown.cached(INDEX), null, 'not confirmed without reading');
+  t.is(await unknown.find(INDEX), before, 'confirmed by reading the tree: the same answer');
+  t.is(unknown.cached(INDEX), before);
 });
 
 test('a reader of the registry never goes back to an older index.json while commits land', async (t) => {
