@@ -1,4 +1,4 @@
-import type { LogFields, Logger } from '../gateway/log.ts';
+import type { LogFields, Logger } from './types.ts';
 import type { AnswerEnd } from './git-answer.ts';
 import { QueueFullError, SlotQueue } from './slot-queue.ts';
 import { createGitSpawner, type ConnectionHandle, type FollowUp, type ServedRun } from './git-spawner.ts';
