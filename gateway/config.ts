@@ -23,6 +23,8 @@ export type Config = {
   trustProxy: TrustProxy | null;
   /** Serving Git: processes at once, requests that may wait for one, seconds a request may take, nice value. */
   git: { processes: number; queue: number; timeoutSeconds: number; nice: number };
+  /** The nice value of each index repository's writer thread (Linux), so that publishing yields the CPU to reads. */
+  writerNice: number;
   server: ServerLimits;
   uploads: UploadLimits;
   /** Publishes per user and per publishing identity: a burst, then one per interval; null for none (the import's own registry). */
@@ -319,6 +321,7 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
     webhookSecret,
     trustProxy: readTrustProxy(env),
     git: readGitLimits(env),
+    writerNice: readInteger(env, 'WRITER_NICE', 10, 0, 19),
     server: readServerLimits(env),
     uploads: readUploadLimits(env),
     publishLimit: readPublishLimit(env),

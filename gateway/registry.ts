@@ -67,7 +67,7 @@ export function dataPaths(dataDir: string) {
 export function openPackageRepo(
   paths: ReturnType<typeof dataPaths>,
   which: 'public' | 'private',
-  options: Pick<OpenIndexRepoOptions, 'clock' | 'log' | 'required' | 'packEvery' | 'timings'>,
+  options: Pick<OpenIndexRepoOptions, 'clock' | 'log' | 'required' | 'packEvery' | 'timings' | 'writerNice'>,
 ): Promise<LocalIndexRepo> {
   const isPublic = which === 'public';
   return openIndexRepo({
@@ -89,11 +89,11 @@ export async function openRegistry(config: Config, overrides: RegistryOverrides 
   // The process's own metrics (memory, event loop, GC) only where someone can read them.
   const metrics = createMetrics({ clock, process: config.metrics !== null });
 
-  const index = await openPackageRepo(paths, 'public', { clock, log, timings: config.logTimings, required: { 'config.json': indexConfigFile(config) } });
+  const index = await openPackageRepo(paths, 'public', { clock, log, timings: config.logTimings, writerNice: config.writerNice, required: { 'config.json': indexConfigFile(config) } });
   metrics.watchRepo('public', index);
   const closers: Array<() => Promise<void> | void> = [() => index.close()];
   try {
-    const privateIndex = await openPackageRepo(paths, 'private', { clock, log, timings: config.logTimings, required: {} });
+    const privateIndex = await openPackageRepo(paths, 'private', { clock, log, timings: config.logTimings, writerNice: config.writerNice, required: {} });
     metrics.watchRepo('private', privateIndex);
     closers.unshift(() => privateIndex.close());
     const accounts = openAccounts({ file: paths.accounts, clock, log, ...overrides.accounts });

@@ -40,6 +40,12 @@ export type OpenIndexRepoOptions = {
   timings?: boolean;
   commitLog?: CommitLogOptions;
   /**
+   * The nice value of the writer thread (0 to 19; Linux, where it applies to that thread alone):
+   * above the event loop's, so that under a full CPU the loop (reads, the next requests) runs
+   * first and the writing of batches waits. 0 by default.
+   */
+  writerNice?: number;
+  /**
    * The version of the repository's layout its owner writes today: a new repository is marked
    * with it; an existing one keeps its mark (0 when it has none) until the owner converts it and
    * calls `setFormat`.
@@ -132,7 +138,7 @@ export async function openIndexRepo(options: OpenIndexRepoOptions): Promise<Loca
     const packEvery = hasGit ? (options.packEvery ?? 100) : null;
     const refs = loadContentRefs(gitDir);
     const servedRefs = options.servedRefs ?? NO_SERVED_REFS;
-    writer = new WriterThread({ gitDir, name, logDir, servedDir: options.servedDir, commitLog: options.commitLog }, log);
+    writer = new WriterThread({ gitDir, name, logDir, servedDir: options.servedDir, commitLog: options.commitLog, nice: options.writerNice ?? 0 }, log);
     await writer.ready;
     const parts = { gitDir, name, store, served, clock: options.clock, log, head, refs, servedRefs, packEvery, packQuietMs: options.packQuietMs ?? 2000, writer, timings: options.timings ?? false, purgeOwed: purgeOwed(gitDir), release };
     const repo = Object.assign(new GitIndexRepo(parts, EMPTY_TREE), {

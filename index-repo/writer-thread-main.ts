@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { CommitLog } from './commit-log.ts';
@@ -8,7 +9,7 @@ import { placePack } from './object-store.ts';
 import { encodePack } from './pack-writer.ts';
 import { StageTimer } from './stage-timer.ts';
 import type { EncodedObject } from './git-object.ts';
-import type { Logger } from './types.ts';
+import { describeError, type Logger } from './types.ts';
 import { asBuffer, ownedMemory } from './buffers.ts';
 import { serializeError, type SerializedError, type WriterBatch, type WriterMessage, type WriterOptions, type WriterRequest, type WrittenBatch } from './writer-thread.ts';
 
@@ -25,6 +26,8 @@ const log: Logger = {
   warn: (event, fields) => post({ log: 'warn', event, fields }),
   error: (event, fields) => post({ log: 'error', event, fields }),
 };
+
+lowerPriority(options.nice);
 
 // The opening thread replayed and checkpointed the log before starting this one: nothing to read.
 const commitLog = CommitLog.resume(options.logDir, options.commitLog);
@@ -89,4 +92,19 @@ port.on('message', (request: WriterRequest) => {
     (err: unknown) => post({ id: request.id, error: serializeError(err) }),
   );
 });
+/**
+ * Lowers this thread's priority by `nice` below the process's: on Linux, setpriority(2) given a
+ * thread's id changes that thread alone (`/proc/thread-self` names it). Elsewhere the thread
+ * keeps the process's priority.
+ */
+function lowerPriority(nice: number): void {
+  if (nice === 0 || process.platform !== 'linux') return;
+  try {
+    const thread = Number(path.basename(fs.readlinkSync('/proc/thread-self')));
+    os.setPriority(thread, Math.min(19, os.getPriority(thread) + nice));
+  } catch (err) {
+    log.warn('writer_priority_unchanged', { repo: options.name, nice, ...describeError(err) });
+  }
+}
+
 post({ ready: true });

@@ -5,7 +5,8 @@ import type { FileChange, Logger } from './types.ts';
 import { asBuffer, ownedMemory } from './buffers.ts';
 
 /** What the writer thread is started with: where the repository, its commit log and its served folder are. */
-export type WriterOptions = { gitDir: string; name: string; logDir: string; servedDir: string | null; commitLog: CommitLogOptions | undefined };
+/** The thread's repository and folders, its commit log's options, and its nice value (see `OpenIndexRepoOptions.writerNice`). */
+export type WriterOptions = { gitDir: string; name: string; logDir: string; servedDir: string | null; commitLog: CommitLogOptions | undefined; nice: number };
 
 /**
  * One batch of commits, as the commit path hands it to the writer: its new objects (to encode as

@@ -17,6 +17,7 @@ test("the defaults of the README's configuration table", (t) => {
     webhookSecret: null,
     trustProxy: null,
     git: { processes: 4, queue: 64, timeoutSeconds: 300, nice: 10 },
+    writerNice: 10,
     server: { headersTimeoutMs: 20_000, requestTimeoutMs: 120_000, idleTimeoutMs: 30_000, keepAliveTimeoutMs: 5_000, maxConnections: 1000, shutdownGraceMs: 10_000 },
     uploads: { receivedBytes: 128 * 1024 * 1024, receivedPerUserBytes: 32 * 1024 * 1024, decodingBytes: 192 * 1024 * 1024 },
     publishLimit: { burst: 30, everyMs: 60_000 },
@@ -56,6 +57,7 @@ test('every variable is read', (t) => {
     GIT_QUEUE: '0',
     GIT_TIMEOUT_SECONDS: '30',
     GIT_NICE: '0',
+    WRITER_NICE: '3',
     HEADERS_TIMEOUT_SECONDS: '2.5',
     REQUEST_TIMEOUT_SECONDS: '30',
     IDLE_TIMEOUT_SECONDS: '15',
@@ -81,6 +83,7 @@ test('every variable is read', (t) => {
   t.deepEqual(config.webhookUrls, ['https://a.example/hook', 'https://b.example/hook']);
   t.is(config.webhookSecret, 's3cret');
   t.deepEqual(config.git, { processes: 2, queue: 0, timeoutSeconds: 30, nice: 0 });
+  t.is(config.writerNice, 3);
   t.deepEqual(config.server, { headersTimeoutMs: 2500, requestTimeoutMs: 30_000, idleTimeoutMs: 15_000, keepAliveTimeoutMs: 1000, maxConnections: 64, shutdownGraceMs: 3000 });
   t.deepEqual(config.uploads, { receivedBytes: 512 * 1024 * 1024, receivedPerUserBytes: 100 * 1024 * 1024, decodingBytes: 400 * 1024 * 1024 });
   t.deepEqual(config.publishLimit, { burst: 5, everyMs: 600_000 });
@@ -116,6 +119,8 @@ const bad: Array<[Record<string, string>, string]> = [
   [{ GIT_QUEUE: '-1' }, 'GIT_QUEUE'],
   [{ GIT_TIMEOUT_SECONDS: '1.5' }, 'GIT_TIMEOUT_SECONDS'],
   [{ GIT_NICE: '20' }, 'GIT_NICE'],
+  [{ WRITER_NICE: '-1' }, 'WRITER_NICE'],
+  [{ WRITER_NICE: '20' }, 'WRITER_NICE'],
   [{ HEADERS_TIMEOUT_SECONDS: '0' }, 'HEADERS_TIMEOUT_SECONDS'],
   [{ HEADERS_TIMEOUT_SECONDS: '200' }, 'HEADERS_TIMEOUT_SECONDS'],
   [{ REQUEST_TIMEOUT_SECONDS: '-1' }, 'REQUEST_TIMEOUT_SECONDS'],

@@ -90,3 +90,29 @@ test('SIGTERM lets a publish in flight finish, then exits 0 with the version com
   t.deepEqual(index.versions.map((v) => v.version), ['1.0.0']);
   await fsck(path.join(dataDir, 'index.git'));
 });
+
+/** The nice value of each of a process's threads, by the thread's name. */
+function threadNices(pid: number): Array<{ name: string; nice: number }> {
+  return fs.readdirSync(`/proc/${pid}/task`).map((thread) => {
+    const stat = fs.readFileSync(`/proc/${pid}/task/${thread}/stat`, 'utf8');
+    // The fields after the name (which is in parentheses and may hold spaces): nice is the 19th field of the line.
+    const after = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { name: fs.readFileSync(`/proc/${pid}/task/${thread}/comm`, 'utf8').trim(), nice: Number(after[16]) };
+  });
+}
+
+test('the index repositories\' writer threads run WRITER_NICE below the event loop, and nothing else does', async (t) => {
+  if (process.platform !== 'linux') return t.pass('thread priorities are set on Linux only');
+  for (const [env, expected] of [[{}, 10], [{ WRITER_NICE: '0' }, 0], [{ WRITER_NICE: '19' }, 19]] as const) {
+    const child = await startRegistryProcess({ REGISTRY_DATA: tempDir(), ...env });
+    const threads = threadNices(child.process.pid as number);
+    await child.stop();
+    const writers = threads.filter((thread) => thread.name === 'WorkerThread');
+    t.is(writers.length, 2, 'the public and the private repository');
+    t.deepEqual(writers.map((thread) => thread.nice), [expected, expected], JSON.stringify(env));
+    const others = threads.filter((thread) => thread.name !== 'WorkerThread');
+    t.true(others.some((thread) => thread.name === 'MainThread'));
+    t.true(others.some((thread) => thread.name === 'libuv-worker'), 'the thread pool, started before the writers, keeps the loop\'s priority');
+    t.deepEqual(others.filter((thread) => thread.nice !== 0), [], JSON.stringify(env));
+  }
+});
