@@ -35,7 +35,7 @@ test('a tree read back (decoded), or made again from one already changed, is enc
   t.deepEqual(encodeTreeFrom(base, other, ['author-10']), encodeTree(new Map(other)));
 });
 
-test('a large tree that gains, loses or changes the mode of an entry is encoded whole, in Git order', (t) => {
+test('a large tree that gains, loses or changes the mode of an entry: the bytes of a whole encoding, in Git order', (t) => {
   const base = largeTree(400);
   encodeTreeFrom(null, base, []);
   const fresh = () => encodeTreeFrom(null, base, []);
@@ -90,11 +90,11 @@ test('a large tree whose entries get new ids reads through to the one before it,
   t.deepEqual(kinds.slice(0, 10), [...Array.from({ length: 8 }, () => 'patched'), 'map', 'patched']);
 });
 
-test('a tree that gains or loses an entry, changes a mode, or is small, is a new map with the changes', (t) => {
+test('a tree that loses an entry, changes a mode, or is small, is a new map with the changes', (t) => {
   const base = largeTree(400);
   const cases: Array<[Tree, Map<string, TreeEntry | null>]> = [
-    [base, new Map([['author-10a', { mode: TREE_MODE, oid: oid() }]])],
     [base, new Map([['author-3', null]])],
+    [base, new Map([['author-3', null], ['author-3x', { mode: TREE_MODE, oid: oid() }]])],
     [base, new Map([['author-5', { mode: FILE_MODE, oid: oid() }]])],
     [largeTree(10), new Map([['author-2', { mode: TREE_MODE, oid: oid() }]])],
   ];
@@ -108,4 +108,49 @@ test('a tree that gains or loses an entry, changes a mode, or is small, is a new
     }
     t.deepEqual([...tree], [...expected]);
   }
+});
+
+test('new entries are spliced into a large tree\'s encoding where Git\'s order puts them, and its ids stay in place after', (t) => {
+  let base: Tree = largeTree(300);
+  let copy = new Map(base);
+  encodeTreeFrom(null, base, []);
+  const folder = (): TreeEntry => ({ mode: TREE_MODE, oid: oid() });
+  const file = (): TreeEntry => ({ mode: FILE_MODE, oid: oid() });
+  const commits: Array<Array<[string, TreeEntry]>> = [
+    [['aaa-first', folder()]],
+    [['zzz-last', folder()]],
+    [['author-150a', folder()]],
+    // Two new entries in one gap, given out of order, and an id changed beside them.
+    [['author-77c', folder()], ['author-77b', folder()], ['author-77', folder()]],
+    // A file and a folder whose names only differ by the folder's "/": Git puts "author-5.json" before "author-5/".
+    [['author-5.json', file()], ['author-50.json', file()]],
+    [['author-1', folder()], ['aaa-first', folder()], ['zzz-last', folder()], ['author-150a', folder()]],
+    [['b', file()], ['author-299z', folder()], ['author-0', folder()]],
+  ];
+  for (const changes of commits) {
+    const tree = changedTree(base, new Map(changes));
+    for (const [name, entry] of changes) copy.set(name, entry);
+    t.false(tree instanceof Map, 'gaining entries, a large tree reads through to the one before');
+    t.deepEqual([...tree], [...copy]);
+    t.deepEqual([...tree.keys()], [...copy.keys()]);
+    t.is(tree.size, copy.size);
+    for (const [name] of changes) t.true(tree.has(name));
+    t.false(tree.has('author-300'));
+    t.deepEqual(encodeTreeFrom(base, tree, changes.map(([name]) => name)), encodeTree(copy));
+    base = tree;
+    copy = new Map(copy);
+  }
+  const sorted = (map: Tree) => [...map].sort(([a], [b]) => (a < b ? -1 : 1));
+  t.deepEqual(sorted(decodeTree(encodeTree(copy))), sorted(copy));
+});
+
+test('a large tree gaining a name that is not ASCII is encoded whole, in Git\'s byte order', (t) => {
+  const base = largeTree(300);
+  encodeTreeFrom(null, base, []);
+  const tree = new Map(base).set('author-\u00e9', { mode: TREE_MODE, oid: oid() }).set('author-Z', { mode: TREE_MODE, oid: oid() });
+  const encoded = encodeTreeFrom(base, tree, ['author-\u00e9', 'author-Z']);
+  t.deepEqual(encoded, encodeTree(new Map(tree)));
+  // Later changes go on from a whole encoding.
+  const next = new Map(tree).set('author-\u00e9', { mode: TREE_MODE, oid: oid() }).set('author-9a', { mode: TREE_MODE, oid: oid() });
+  t.deepEqual(encodeTreeFrom(tree, next, ['author-\u00e9', 'author-9a']), encodeTree(new Map(next)));
 });
