@@ -1,4 +1,4 @@
-import { TREE_MODE, type TreeEntry } from './git-object.ts';
+import { TREE_MODE, type Tree, type TreeEntry } from './git-object.ts';
 import type { ObjectReader } from './object-store.ts';
 import type { RefView } from './ref-view.ts';
 import type { EntryInfo, ServedRefs, Snapshot } from './types.ts';
@@ -13,27 +13,34 @@ export const NO_SERVED_REFS: ServedRefs = { pathOf: () => null, refOf: () => nul
 export function createSnapshot(store: ObjectReader, commit: string, rootTree: string, refs: RefView, served: ServedRefs): Snapshot {
   const root: EntryInfo = { type: 'tree', oid: rootTree };
   const step = (found: TreeEntry | undefined): EntryInfo | null => (found ? { type: found.mode === TREE_MODE ? 'tree' : 'blob', oid: found.oid } : null);
-  const entry = async (path: string): Promise<EntryInfo | null> => {
+  /**
+   * Walks `path` from the root through the trees in memory, and those in `read`: its entry, null
+   * when there is none, or the id of the first tree on the way that has to be read.
+   */
+  const walk = (path: string, read: ReadonlyMap<string, Tree> | null): EntryInfo | null | { unread: string } => {
     if (path === '' || path === '/') return root;
     let current: EntryInfo | null = root;
     for (const part of path.split('/')) {
       if (current.type !== 'tree' || part === '') return null;
-      current = step((await store.readTree(current.oid)).get(part));
-      if (current === null) return null;
-    }
-    return current;
-  };
-  /** `entry` from the trees in memory alone: undefined when one on the way would have to be read. */
-  const knownEntry = (path: string): EntryInfo | null | undefined => {
-    let current: EntryInfo | null = root;
-    for (const part of path.split('/')) {
-      if (current.type !== 'tree' || part === '') return null;
-      const tree = store.knownTree(current.oid);
-      if (tree === undefined) return undefined;
+      const tree = read?.get(current.oid) ?? store.knownTree(current.oid);
+      if (tree === undefined) return { unread: current.oid };
       current = step(tree.get(part));
       if (current === null) return null;
     }
     return current;
+  };
+  const entry = async (path: string): Promise<EntryInfo | null> => {
+    const read = new Map<string, Tree>();
+    for (;;) {
+      const found = walk(path, read);
+      if (found === null || !('unread' in found)) return found;
+      read.set(found.unread, await store.readTree(found.unread));
+    }
+  };
+  /** `entry` from the trees in memory alone: undefined when one on the way would have to be read. */
+  const knownEntry = (path: string): EntryInfo | null | undefined => {
+    const found = walk(path, null);
+    return found !== null && 'unread' in found ? undefined : found;
   };
   const servedRef = (path: string): EntryInfo | null | undefined => {
     const ref = served.refOf(path);
