@@ -78,7 +78,7 @@ export function encodeTreeFrom(base: Tree | null, tree: Tree, changed: Iterable<
     const added = names.filter((name) => !base.has(name) && tree.has(name));
     const patchable =
       tree.size === base.size + added.length &&
-      (added.length === 0 || (known.keys !== null && added.every((name) => /^[\x00-\x7f]*$/.test(name)))) &&
+      (added.length === 0 || (known.keys !== null && ascii(added))) &&
       names.every((name) => {
         if (added.includes(name)) return true;
         const before = base.get(name);
@@ -219,12 +219,8 @@ class PatchedTree implements ReadonlyMap<string, TreeEntry> {
  * commits); otherwise it is a new map.
  */
 export function changedTree(base: Tree | null, changes: ReadonlyMap<string, TreeEntry | null>): Tree {
-  const patchable = (name: string, entry: TreeEntry | null) => {
-    if (entry === null || base === null) return false;
-    const before = base.get(name);
-    return before === undefined || before.mode === entry.mode;
-  };
-  if (base !== null && base.size >= PATCHABLE_ENTRIES && [...changes].every(([name, entry]) => patchable(name, entry))) {
+  // Each change a new id in the same mode, or a new entry.
+  if (base !== null && base.size >= PATCHABLE_ENTRIES && [...changes].every(([name, entry]) => entry !== null && (base.get(name)?.mode ?? entry.mode) === entry.mode)) {
     const patched = new PatchedTree(base, changes as ReadonlyMap<string, TreeEntry>);
     return patched.depth > PATCHED_DEPTH ? patched.flat() : patched;
   }

@@ -159,9 +159,8 @@ export class ObjectStore implements ObjectReader {
   }
 
   async readTree(oid: string): Promise<Tree> {
-    if (oid === EMPTY_TREE) return EMPTY;
-    const cached = this.trees.get(oid);
-    if (cached) return cached;
+    const known = this.knownTree(oid);
+    if (known) return known;
     const { type, content } = await this.read(oid);
     if (type !== 'tree') throw new Error(`object ${oid} is a ${type}, not a tree`);
     const tree = decodeTree(content);

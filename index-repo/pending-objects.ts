@@ -45,7 +45,7 @@ export class PendingObjects implements ObjectReader {
   }
 
   readTree(oid: string): Promise<Tree> {
-    const tree = this.own((pending) => pending.trees.get(oid));
+    const tree = this.knownTree(oid);
     return tree ? Promise.resolve(tree) : this.store.readTree(oid);
   }
 

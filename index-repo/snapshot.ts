@@ -30,10 +30,11 @@ export function createSnapshot(store: ObjectReader, commit: string, rootTree: st
     return current;
   };
   const entry = async (path: string): Promise<EntryInfo | null> => {
-    const read = new Map<string, Tree>();
+    let read: Map<string, Tree> | null = null;
     for (;;) {
       const found = walk(path, read);
       if (found === null || !('unread' in found)) return found;
+      read ??= new Map();
       read.set(found.unread, await store.readTree(found.unread));
     }
   };

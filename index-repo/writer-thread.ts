@@ -4,8 +4,7 @@ import type { EncodedObject } from './git-object.ts';
 import type { FileChange, Logger } from './types.ts';
 import { asBuffer, ownedMemory } from './buffers.ts';
 
-/** What the writer thread is started with: where the repository, its commit log and its served folder are. */
-/** The thread's repository and folders, its commit log's options, and its nice value (see `OpenIndexRepoOptions.writerNice`). */
+/** What the writer thread is started with: where the repository, its commit log and its served folder are, and its nice value (see `OpenIndexRepoOptions.writerNice`). */
 export type WriterOptions = { gitDir: string; name: string; logDir: string; servedDir: string | null; commitLog: CommitLogOptions | undefined; nice: number };
 
 /**
