@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { RateLimit } from './rate-limit.ts';
 import { decodeWeight, defaultBundleLimits } from './packages/bundle.ts';
 import type { GitRemote } from '../index-repo/git-remote.ts';
+import { ConfigError, read, readInteger, readPort, readPositive, readSwitch, readUrl, redactUrl, type Env } from './config-readers.ts';
 
 /** Everything the registry reads from its environment, read once at start. */
 export type Config = {
@@ -71,32 +72,6 @@ export type ServerLimits = {
  */
 export type UploadLimits = { receivedBytes: number; receivedPerUserBytes: number; decodingBytes: number };
 
-export class ConfigError extends Error {
-  variable: string;
-  constructor(variable: string, problem: string) {
-    super(`${variable}: ${problem}`);
-    this.name = 'ConfigError';
-    this.variable = variable;
-  }
-}
-
-type Env = Record<string, string | undefined>;
-
-function read(env: Env, name: string): string | null {
-  const value = env[name]?.trim();
-  return value ? value : null;
-}
-
-function readPort(env: Env, name: string): number | null {
-  const raw = read(env, name);
-  if (raw === null) return null;
-  const port = Number(raw);
-  if (!/^\d+$/.test(raw) || port > 65535) {
-    throw new ConfigError(name, `expected a port number from 0 to 65535, got "${raw}"`);
-  }
-  return port;
-}
-
 /**
  * `METRICS_PORT` (and `METRICS_HOST`, by default the public `HOST`): the listener of `GET
  * /metrics`, never the public port; unset, none.
@@ -112,36 +87,6 @@ function readMetrics(env: Env, port: number, host: string): MetricsListener | nu
     throw new ConfigError('METRICS_PORT', `must differ from PORT (${port}): the metrics are never served on the public port`);
   }
   return { port: metricsPort, host: metricsHost ?? host };
-}
-
-function readUrl(env: Env, name: string, protocols: string[]): string | null {
-  const raw = read(env, name);
-  if (raw === null) return null;
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new ConfigError(name, `expected a URL, got "${redactUrl(raw)}"`);
-  }
-  if (!protocols.includes(url.protocol)) {
-    throw new ConfigError(name, `expected a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}, got "${redactUrl(raw)}"`);
-  }
-  return raw.replace(/\/+$/, '');
-}
-
-/** Hides the password of a URL such as smtp://user:pass@host, for messages and logs. */
-export function redactUrl(raw: string): string {
-  return raw.replace(/\/\/([^/@:]*):[^/@]*@/, '//$1:***@');
-}
-
-function readInteger(env: Env, name: string, fallback: number, min: number, max: number): number {
-  const raw = read(env, name);
-  if (raw === null) return fallback;
-  const value = Number(raw);
-  if (!/^\d+$/.test(raw) || value < min || value > max) {
-    throw new ConfigError(name, `expected a whole number from ${min} to ${max}, got "${raw}"`);
-  }
-  return value;
 }
 
 function readMailFrom(env: Env): string {
@@ -178,17 +123,6 @@ function readRange(entry: string): AddressRange {
     );
   }
   return { address: plain.toLowerCase(), prefix, family };
-}
-
-/** A positive number (decimals allowed) of the given unit, or the default. */
-function readPositive(env: Env, name: string, fallback: number, unit: string, integer = false): number {
-  const raw = read(env, name);
-  if (raw === null) return fallback;
-  const value = Number(raw);
-  if (!(integer ? /^\d+$/ : /^\d+(\.\d+)?$/).test(raw) || !(value > 0) || value > 1e9) {
-    throw new ConfigError(name, `expected a positive ${integer ? 'whole ' : ''}number of ${unit}, got "${raw}"`);
-  }
-  return value;
 }
 
 function readServerLimits(env: Env): ServerLimits {
@@ -330,14 +264,6 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
     mirrors: readMirrors(env, cwd, dataDir),
     mirrorForce: readSwitch(env, 'MIRROR_FORCE'),
   };
-}
-
-/** A setting that is on or off: unset, `0` or `false` is off; `1` or `true` is on. */
-function readSwitch(env: Env, name: string): boolean {
-  const raw = read(env, name)?.toLowerCase() ?? null;
-  if (raw === null || raw === '0' || raw === 'false') return false;
-  if (raw === '1' || raw === 'true') return true;
-  throw new ConfigError(name, `expected 1 or 0 (true or false), got "${raw}"`);
 }
 
 /** Everything a read replica (scripts/replica.ts) reads from its environment, read once at start. */

@@ -1,4 +1,4 @@
-import { ConfigError } from '../gateway/config.ts';
+import { ConfigError } from '../gateway/config-readers.ts';
 import { createLogger, describeError, type Logger } from '../gateway/log.ts';
 import { batchedWriter } from '../gateway/batched-writer.ts';
 

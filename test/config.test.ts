@@ -1,7 +1,8 @@
 import test from 'ava';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ConfigError, loadConfig, loadReplicaConfig } from '../gateway/config.ts';
+import { loadConfig, loadReplicaConfig } from '../gateway/config.ts';
+import { ConfigError } from '../gateway/config-readers.ts';
 
 test("the defaults of the README's configuration table", (t) => {
   const config = loadConfig({}, '/srv/registry');

@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import { describeError } from '../log.ts';
-import { redactUrl } from '../config.ts';
+import { redactUrl } from '../config-readers.ts';
 import type { RefState, ReplicaRepo } from '../../index-repo/replica-repo.ts';
 import type { ServedTree } from '../../index-repo/served-tree.ts';
 import type { Snapshot } from '../../index-repo/types.ts';

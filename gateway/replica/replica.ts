@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ReplicaConfig } from '../config.ts';
-import { redactUrl } from '../config.ts';
+import { redactUrl } from '../config-readers.ts';
 import { systemClock, type Clock } from '../clock.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { serveApp, type AppServer } from '../app-server.ts';
