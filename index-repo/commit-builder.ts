@@ -1,4 +1,4 @@
-import type { FileChange, RefChange, ServedRefs } from './types.ts';
+import type { CommitPlan, FileChange, RefChange, ServedRefs, Snapshot } from './types.ts';
 import { encodeCommit, encodeObject } from './git-object.ts';
 import type { ObjectStore } from './object-store.ts';
 import type { PendingObjects } from './pending-objects.ts';
@@ -86,4 +86,57 @@ export async function servedChanges(servedRefs: ServedRefs, pending: PendingObje
     if (step.commit) fromCommits.push(...step.commit.changes);
   }
   return [...fromRefs, ...fromCommits];
+}
+
+/** A plan of `IndexRepo.update`: what to commit, decided on a snapshot. */
+export type Plan<T> = (snapshot: Snapshot) => Promise<CommitPlan<T>> | CommitPlan<T>;
+/** What `update` answers its caller. */
+export type Answer = { commit: string | null; result: unknown; timings?: Record<string, number>; batchSize?: number };
+/** A plan waiting in the queue, with its caller's promise and when it was queued. */
+export type Waiting = { plan: Plan<unknown>; resolve: (answer: Answer) => void; reject: (err: unknown) => void; queued: number };
+/** What a plan came to: its answer or its error, and whether commits of its batch came before it (it saw them). */
+export type Outcome = { waiting: Waiting; afterCommits: boolean } & ({ value: Answer } | { error: unknown });
+/** A state plans run on: `main`'s commit (null: none yet) and tree, the content refs, the objects not yet stored. */
+export type PlanState = { head: string | null; tree: string; refs: RefView; pending: PendingObjects };
+
+/**
+ * Runs a batch's plans in turn, each on the state the ones before it left, as one commit each
+ * (and its content refs), its objects added to `start.pending`: the steps to store, each plan's
+ * outcome, and the state they leave. A plan that throws is its outcome's error, and changes
+ * nothing.
+ */
+export async function runPlans(
+  batch: Waiting[],
+  start: PlanState,
+  deps: { store: ObjectStore; now: () => Date; snapshot: (state: PlanState) => Snapshot },
+): Promise<{ steps: Step[]; outcomes: Outcome[]; head: string | null; tree: string }> {
+  const { pending } = start;
+  const outcomes: Outcome[] = [];
+  const steps: Step[] = [];
+  let { head, tree, refs } = start;
+  for (const waiting of batch) {
+    try {
+      const planned = await waiting.plan(deps.snapshot({ head, tree, refs, pending }));
+      if (!('changes' in planned)) {
+        outcomes.push({ waiting, value: { commit: null, result: planned.result }, afterCommits: steps.length > 0 });
+        continue;
+      }
+      const refChanges = await buildRefs(deps.store, pending, refs, planned.refs ?? []);
+      // A repository without commits gets its first one even from an empty list of changes.
+      const wanted = planned.changes.length > 0 || head === null;
+      const built = wanted ? await buildCommit(pending, head, tree, planned.message, planned.changes, deps.now()) : null;
+      if (built) {
+        head = built.oid;
+        tree = built.tree;
+      }
+      if (built !== null || refChanges.length > 0) {
+        steps.push({ commit: built, refs: refChanges });
+        refs = refs.with(refChanges);
+      }
+      outcomes.push({ waiting, value: { commit: built?.oid ?? null, result: planned.result }, afterCommits: steps.length > 0 });
+    } catch (err) {
+      outcomes.push({ waiting, error: err, afterCommits: steps.length > 0 });
+    }
+  }
+  return { steps, outcomes, head, tree };
 }

@@ -1,29 +1,22 @@
 import { describeError, type Clock, type Logger } from './types.ts';
-import type { CommitPlan, FileChange, IndexRepo, RepoChange, ServedRefs, Snapshot } from './types.ts';
+import type { FileChange, IndexRepo, RepoChange, ServedRefs, Snapshot } from './types.ts';
 import { decodeCommit } from './git-object.ts';
-import { buildCommit, buildRefs, netRefChanges, servedChanges, type Step } from './commit-builder.ts';
-import type { ObjectStore, PreparedPack } from './object-store.ts';
+import { netRefChanges, runPlans, servedChanges, type Outcome, type Plan, type Step, type Waiting } from './commit-builder.ts';
+import type { ObjectStore } from './object-store.ts';
 import { deserializeError, type BatchWriter } from './writer-thread.ts';
 import { StageTimer } from './stage-timer.ts';
-import { rewriteHistory } from './history-rewrite.ts';
+import { replaceMain } from './history-rewrite.ts';
 import { createSnapshot } from './snapshot.ts';
 import { PendingObjects } from './pending-objects.ts';
-import { prepareMain } from './refs.ts';
 import { markPurgeOwed } from './marks.ts';
-import { encodePack } from './pack-writer.ts';
 import type { EncodedObject } from './git-object.ts';
 import type { ServedFolder } from './served-folder.ts';
 import { RepoMaintenance } from './repo-maintenance.ts';
 import { RefView } from './ref-view.ts';
-import { syncDir } from './durable-fs.ts';
 
 /** Plans run, and commits stored, together at most. */
 const MAX_BATCH = 32;
 
-type Plan<T> = (snapshot: Snapshot) => Promise<CommitPlan<T>> | CommitPlan<T>;
-type Answer = { commit: string | null; result: unknown; timings?: Record<string, number>; batchSize?: number };
-type Waiting = { plan: Plan<unknown>; resolve: (answer: Answer) => void; reject: (err: unknown) => void; queued: number };
-type Outcome = { waiting: Waiting; afterCommits: boolean } & ({ value: Answer } | { error: unknown });
 /**
  * A batch of plans run, waiting for the writer: its steps and their objects, the state it leaves
  * (`head`, `tree`), and the batch whose state it was planned on (`basedOn`).
@@ -212,36 +205,13 @@ export class GitIndexRepo implements IndexRepo {
     const earlier = [...this.inWrite, ...this.unwritten];
     const last = earlier.findLast((planned) => planned.steps.length > 0);
     const pending = new PendingObjects(this.parts.store, earlier.map((planned) => planned.pending));
-    const outcomes: Outcome[] = [];
-    const steps: Step[] = [];
-    let head = last ? last.head : this.headCommit;
-    let tree = last ? last.tree : this.rootTree;
-    let refs = new RefView(this.parts.refs, new Map(earlier.flatMap((planned) => planned.steps.flatMap((step) => step.refs))));
-    for (const waiting of batch) {
-      try {
-        const planned = await waiting.plan(this.snapshotOf(pending, head ?? '', tree, refs));
-        if (!('changes' in planned)) {
-          outcomes.push({ waiting, value: { commit: null, result: planned.result }, afterCommits: steps.length > 0 });
-          continue;
-        }
-        const refChanges = await buildRefs(this.parts.store, pending, refs, planned.refs ?? []);
-        // A repository without commits gets its first one even from an empty list of changes.
-        const wanted = planned.changes.length > 0 || head === null;
-        const built = wanted ? await buildCommit(pending, head, tree, planned.message, planned.changes, this.parts.clock.now()) : null;
-        if (built) {
-          head = built.oid;
-          tree = built.tree;
-        }
-        const changed = built !== null || refChanges.length > 0;
-        if (changed) {
-          steps.push({ commit: built, refs: refChanges });
-          refs = refs.with(refChanges);
-        }
-        outcomes.push({ waiting, value: { commit: built?.oid ?? null, result: planned.result }, afterCommits: steps.length > 0 });
-      } catch (err) {
-        outcomes.push({ waiting, error: err, afterCommits: steps.length > 0 });
-      }
-    }
+    const refs = new RefView(this.parts.refs, new Map(earlier.flatMap((planned) => planned.steps.flatMap((step) => step.refs))));
+    const start = { head: last ? last.head : this.headCommit, tree: last ? last.tree : this.rootTree, refs, pending };
+    const { steps, outcomes, head, tree } = await runPlans(batch, start, {
+      store: this.parts.store,
+      now: () => this.parts.clock.now(),
+      snapshot: (state) => this.snapshotOf(state.pending, state.head ?? '', state.tree, state.refs),
+    });
     timer?.mark('plans');
     const planned: PlannedBatch = { id: ++this.lastBatch, basedOn: earlier.at(-1)?.id ?? this.durableBatch, generation, pending, steps, outcomes, timer, started, plans: batch.length, head, tree };
     if (steps.length === 0 && earlier.length === 0) {
@@ -345,9 +315,8 @@ export class GitIndexRepo implements IndexRepo {
   }
 
   /**
-   * Replaces the history of `main` by the same commits without the files `keep` refuses (see
-   * `rewriteHistory`): the new objects are stored as packs kept from any purge until `main`
-   * names them, `main` moves (flushed), and what is no longer reachable is owed a purge.
+   * Replaces the history of `main` by the same commits without the files `keep` refuses
+   * (`replaceMain`), then brings this repository's state, served folder and listeners along.
    */
   replaceHistory(keep: (path: string) => boolean): Promise<{ commit: string | null; commits: number }> {
     return this.enqueue(async () => {
@@ -355,32 +324,16 @@ export class GitIndexRepo implements IndexRepo {
       if (this.headCommit === null) return { commit: null, commits: 0 };
       // Moved outside the commit log: nothing logged may be replayed over it.
       await this.parts.writer.checkpoint();
-      const packs: PreparedPack[] = [];
-      const writeChunk = async (pending: PendingObjects) => {
-        const pack = await store.preparePack(encodePack(pending.objects));
-        packs.push(pack);
-        await pack.install();
-        await syncDir(pack.dir);
-        pending.stored();
-      };
-      try {
-        const result = await rewriteHistory(store, this.headCommit, keep, writeChunk);
-        if (result.commit !== this.headCommit) {
-          await markPurgeOwed(gitDir);
-          const main = await prepareMain(gitDir, result.commit);
-          await main.move();
-          this.headCommit = result.commit;
-          this.rootTree = result.tree;
-          this.current = this.snapshotOf(store, result.commit, result.tree, new RefView(this.parts.refs));
-          this.maintenance.owePurge();
-          await served?.reconcile(store, this.rootTree, this.headCommit, this.servedRefFiles());
-          log.warn('index_history_replaced', { repo: name, commits: result.commits, commit: result.commit });
-          this.changed({ kind: 'commit', refsSet: 0, refsDeleted: 0 });
-        }
-        return { commit: this.headCommit, commits: result.commits };
-      } finally {
-        await Promise.all(packs.map((pack) => pack.release()));
-      }
+      const result = await replaceMain(gitDir, store, this.headCommit, keep, async (moved) => {
+        this.headCommit = moved.commit;
+        this.rootTree = moved.tree;
+        this.current = this.snapshotOf(store, moved.commit, moved.tree, new RefView(this.parts.refs));
+        this.maintenance.owePurge();
+        await served?.reconcile(store, this.rootTree, this.headCommit, this.servedRefFiles());
+        log.warn('index_history_replaced', { repo: name, commits: moved.commits, commit: moved.commit });
+        this.changed({ kind: 'commit', refsSet: 0, refsDeleted: 0 });
+      });
+      return { commit: this.headCommit, commits: result.commits };
     });
   }
 

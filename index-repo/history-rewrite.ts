@@ -1,5 +1,9 @@
 import { EMPTY_TREE, TREE_MODE, encodeObject, type Tree } from './git-object.ts';
-import type { ObjectStore } from './object-store.ts';
+import type { ObjectStore, PreparedPack } from './object-store.ts';
+import { encodePack } from './pack-writer.ts';
+import { prepareMain } from './refs.ts';
+import { markPurgeOwed } from './marks.ts';
+import { syncDir } from './durable-fs.ts';
 import { PendingObjects } from './pending-objects.ts';
 import { buildTree, type TreeChange } from './tree-builder.ts';
 
@@ -85,4 +89,39 @@ export async function rewriteHistory(
   if (pending.objects.length > 0) await store(pending);
   if (newCommit === null) throw new Error(`${head} has no history`);
   return { commit: newCommit, tree: newTree, commits: chain.length };
+}
+
+/**
+ * Replaces the history of `main` (at `head`) by the same commits without the files `keep`
+ * refuses (`rewriteHistory`): the new objects are stored as packs, each flushed and kept
+ * (`.keep`) from any purge; when the history changed, a purge is marked owed, `main` moves
+ * (flushed), and `moved` brings the caller's state along. The packs are let go of after that.
+ */
+export async function replaceMain(
+  gitDir: string,
+  objects: ObjectStore,
+  head: string,
+  keep: (path: string) => boolean,
+  moved: (result: { commit: string; tree: string; commits: number }) => Promise<void>,
+): Promise<{ commit: string; tree: string; commits: number }> {
+  const packs: PreparedPack[] = [];
+  const writeChunk = async (pending: PendingObjects) => {
+    const pack = await objects.preparePack(encodePack(pending.objects));
+    packs.push(pack);
+    await pack.install();
+    await syncDir(pack.dir);
+    pending.stored();
+  };
+  try {
+    const result = await rewriteHistory(objects, head, keep, writeChunk);
+    if (result.commit !== head) {
+      await markPurgeOwed(gitDir);
+      const main = await prepareMain(gitDir, result.commit);
+      await main.move();
+      await moved(result);
+    }
+    return result;
+  } finally {
+    await Promise.all(packs.map((pack) => pack.release()));
+  }
 }
