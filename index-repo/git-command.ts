@@ -37,7 +37,7 @@ export function gitEnvironment(extra: Record<string, string> = {}): NodeJS.Proce
 
 /** Where the serving `git http-backend` is found: the registry's `PATH`, all the CGI gets of its environment. */
 export function gitPath(): string {
-  return process.env['PATH'] ?? '/usr/bin:/bin';
+  return gitEnvironment()['PATH'] ?? '/usr/bin:/bin';
 }
 
 /**
